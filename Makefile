@@ -1,0 +1,158 @@
+# hotline — build, test, demo. Plain make; pkg-config finds the libraries.
+#
+#   make            build lib/libhotline.so and bin/hotline-dispatcher, bin/hotline-worker, bin/hotline
+#   make test       build (also with ASan/UBSan) and run every test; last line "N passed, N failed"
+#   make demo       run the 诸城市 demo: dispatcher, auto workers and a stream of calls
+#   make bench      benchmarks (QUICK=1 for a short run)
+#   make deps       install the Debian packages (as root)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+O       ?= build/rel
+SAN     ?=
+
+DEB_PACKAGES := pkg-config libzmq3-dev libuv1-dev libcjson-dev libsqlite3-dev libcmocka-dev tzdata
+PKGS         := libzmq libuv libcjson sqlite3
+
+# Build dependencies: when one is missing, install it as root or say exactly what to run.
+HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -e /usr/share/zoneinfo/Asia/Shanghai && echo yes)
+ifneq ($(HAVE_DEPS),yes)
+ifneq ($(filter deps clean,$(MAKECMDGOALS)),)
+else
+$(info hotline: build dependencies are missing)
+ifeq ($(shell id -u),0)
+$(info hotline: installing: apt-get install -y $(DEB_PACKAGES))
+DEPS_RC := $(shell (apt-get install -y --no-install-recommends $(DEB_PACKAGES) || (apt-get update && apt-get install -y --no-install-recommends $(DEB_PACKAGES))) >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error apt-get failed; run: apt-get update && apt-get install -y $(DEB_PACKAGES))
+endif
+else
+$(error run as root: apt-get update && apt-get install -y $(DEB_PACKAGES))
+endif
+endif
+endif
+
+ifeq ($(SAN),1)
+O        := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT      := -O1 -g
+else
+SANFLAGS :=
+OPT      ?= -O2 -g
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA     := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+            $(OPT) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   := $(PKG_LIBS) -lm
+
+LIB_SRC   := $(wildcard protocol/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
+DISP_SRC  := $(wildcard dispatcher/*.c)
+DISP_OBJ  := $(DISP_SRC:%.c=$(O)/%.o)
+DISP_LIB  := $(filter-out $(O)/dispatcher/main.o,$(DISP_OBJ))
+WORK_SRC  := $(wildcard workers/*.c)
+WORK_OBJ  := $(WORK_SRC:%.c=$(O)/%.o)
+CLI_SRC   := $(wildcard clients/*.c)
+CLI_OBJ   := $(CLI_SRC:%.c=$(O)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(O)/tests/integration/%)
+HARNESS   := $(O)/tests/integration/harness.o
+
+SHLIB     := $(O)/lib/libhotline.so
+# The release build also lands where the README points: bin/ and lib/.
+BINS      := $(O)/bin/hotline-dispatcher $(O)/bin/hotline-worker $(O)/bin/hotline
+RPATH     := -Wl,-rpath,'$$ORIGIN/../lib'
+
+.PHONY: all deps test unit integration demo bench soak fuzz clean install check-config san
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(SHLIB)
+ifeq ($(O),build/rel)
+	@mkdir -p bin lib
+	@cp -f $(SHLIB) lib/ && cp -f $(BINS) bin/
+endif
+
+deps:
+	@if pkg-config --exists $(PKGS) cmocka && test -e /usr/share/zoneinfo/Asia/Shanghai; then \
+	  echo "hotline: dependencies present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
+	  (apt-get update && apt-get install -y --no-install-recommends $(DEB_PACKAGES)); \
+	else echo "run as root: apt-get update && apt-get install -y $(DEB_PACKAGES)"; exit 1; fi
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(SHLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Programs link the library's objects statically: one file to copy, and the
+# sanitizer build instruments everything. lib/libhotline.so serves other users.
+$(O)/bin/hotline-dispatcher: $(DISP_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bin/hotline-worker: $(WORK_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bin/hotline: $(CLI_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(DISP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Idispatcher -o $@ $< $(DISP_LIB) $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CMOCKA)
+
+$(O)/tests/integration/%: tests/integration/%.c $(HARNESS) $(LIB_OBJ) $(BINS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/integration -o $@ $< $(HARNESS) $(LIB_OBJ) $(LDFLAGS) $(LDLIBS)
+
+tests: $(UNIT_BIN) $(INTEG_BIN)
+
+# make test: the release build and the ASan/UBSan build, every test of each.
+test: all
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory SAN=1 all tests
+	@tests/run.sh build/rel build/san
+
+unit: all
+	@$(MAKE) --no-print-directory tests
+	@TESTS_ONLY=unit tests/run.sh build/rel
+
+integration: all
+	@$(MAKE) --no-print-directory tests
+	@TESTS_ONLY=integration tests/run.sh build/rel
+
+san:
+	@$(MAKE) --no-print-directory SAN=1 all tests
+
+check-config: all
+	bin/hotline-dispatcher -c config/zhucheng.json --check
+
+demo: all
+	@tests/demo.sh
+
+clean:
+	rm -rf build bin lib tests/out
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/hotline \
+	  $(DESTDIR)$(PREFIX)/share/hotline
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 include/hotline/*.h $(DESTDIR)$(PREFIX)/include/hotline/
+	install -m 0644 config/*.json config/README.md $(DESTDIR)$(PREFIX)/share/hotline/
+
+-include $(shell find build -name '*.d' 2>/dev/null)

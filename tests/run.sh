@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Test runner: runs every unit and integration test binary of each build
+# directory given (e.g. build/rel build/san), each in its own process with a
+# time limit, counts TAP "ok"/"not ok" lines, and ends with "N passed, N failed".
+# TESTS_ONLY=unit|integration limits the kinds; TEST_FILTER=substring the names.
+set -u
+cd "$(dirname "$0")/.."
+out=tests/out
+mkdir -p "$out"
+passed=0
+failed=0
+failures=()
+limit=${TEST_TIMEOUT:-600}
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+
+run_one() { # build kind binary
+    local build=$1 kind=$2 bin=$3 name log rc ok notok
+    name="$(basename "$build")/$kind/$(basename "$bin")"
+    log="$out/$(echo "$name" | tr / _).log"
+    HOTLINE_BIN="$PWD/$build/bin" HOTLINE_TEST_OUT="$PWD/$out" \
+        timeout -k 10 "$limit" "$bin" >"$log" 2>&1
+    rc=$?
+    ok=$(grep -cE '^ok [0-9]+' "$log")
+    notok=$(grep -cE '^not ok [0-9]+' "$log")
+    if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
+        notok=1
+        echo "not ok - $name exited with status $rc$([ $rc -eq 124 ] && echo ' (time limit)')" >>"$log"
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + notok))
+    if [ "$notok" -gt 0 ]; then
+        failures+=("$name (see $log)")
+        printf '%-50s %3d ok  %3d FAILED\n' "$name" "$ok" "$notok"
+        grep -E '^not ok|^# ' "$log" | head -20 | sed 's/^/    /'
+    else
+        printf '%-50s %3d ok\n' "$name" "$ok"
+    fi
+}
+
+for build in "$@"; do
+    for kind in unit integration; do
+        [ -n "${TESTS_ONLY:-}" ] && [ "$TESTS_ONLY" != "$kind" ] && continue
+        for bin in "$build"/tests/$kind/test_*; do
+            [ -x "$bin" ] || continue
+            case "$bin" in *.d|*.o) continue ;; esac
+            [ -n "${TEST_FILTER:-}" ] && [[ "$bin" != *"$TEST_FILTER"* ]] && continue
+            run_one "$build" "$kind" "$bin"
+        done
+    done
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed:"
+    for f in "${failures[@]}"; do echo "  $f"; done
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
