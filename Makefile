@@ -117,7 +117,7 @@ $(O)/tests/unit/%: tests/unit/%.c $(LIB_OBJ) $(DISP_LIB)
 
 $(O)/tests/integration/%: tests/integration/%.c $(HARNESS) $(LIB_OBJ) $(BINS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/integration -o $@ $< $(HARNESS) $(LIB_OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/integration -o $@ $< $(HARNESS) $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CMOCKA)
 
 tests: $(UNIT_BIN) $(INTEG_BIN)
 
