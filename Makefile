@@ -74,6 +74,7 @@ RPATH     := -Wl,-rpath,'$$ORIGIN/../lib'
 
 .PHONY: all deps test unit integration demo bench soak fuzz clean install check-config san
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(BINS) $(SHLIB)
 ifeq ($(O),build/rel)
