@@ -13,11 +13,13 @@ CC      ?= cc
 O       ?= build/rel
 SAN     ?=
 
-DEB_PACKAGES := pkg-config libzmq3-dev libuv1-dev libcjson-dev libsqlite3-dev libcmocka-dev tzdata
+DEB_PACKAGES := pkg-config libzmq3-dev libuv1-dev libcjson-dev libsqlite3-dev libcmocka-dev tzdata \
+                clang libclang-rt-14-dev
 PKGS         := libzmq libuv libcjson sqlite3
 
 # Build dependencies: when one is missing, install it as root or say exactly what to run.
-HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -e /usr/share/zoneinfo/Asia/Shanghai && echo yes)
+HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -e /usr/share/zoneinfo/Asia/Shanghai \
+               && command -v clang >/dev/null && echo yes)
 ifneq ($(HAVE_DEPS),yes)
 ifneq ($(filter deps clean,$(MAKECMDGOALS)),)
 else
@@ -72,7 +74,7 @@ SHLIB     := $(O)/lib/libhotline.so
 BINS      := $(O)/bin/hotline-dispatcher $(O)/bin/hotline-worker $(O)/bin/hotline
 RPATH     := -Wl,-rpath,'$$ORIGIN/../lib'
 
-.PHONY: all deps test unit integration demo bench soak fuzz clean install check-config san
+.PHONY: all deps test unit integration demo bench soak fuzz fuzz-build clean install check-config san
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -83,7 +85,7 @@ ifeq ($(O),build/rel)
 endif
 
 deps:
-	@if pkg-config --exists $(PKGS) cmocka && test -e /usr/share/zoneinfo/Asia/Shanghai; then \
+	@if pkg-config --exists $(PKGS) cmocka && test -e /usr/share/zoneinfo/Asia/Shanghai && command -v clang >/dev/null; then \
 	  echo "hotline: dependencies present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
@@ -122,10 +124,34 @@ $(O)/tests/integration/%: tests/integration/%.c $(HARNESS) $(LIB_OBJ) $(BINS)
 
 tests: $(UNIT_BIN) $(INTEG_BIN)
 
+# libFuzzer harnesses (clang): tests/fuzz/fuzz_*.c, built with ASan/UBSan.
+# `make fuzz FUZZ_SECONDS=300` runs each for that long; `make test` runs each
+# briefly over its seed corpus and kept regressions (tests/fuzz/regressions/).
+FUZZ_CC      ?= clang
+FUZZ_O       := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
+                -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Idispatcher $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/%.o) $(filter-out $(FUZZ_O)/dispatcher/main.o,$(DISP_SRC:%.c=$(FUZZ_O)/%.o))
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BIN)
+
 # make test: the release build and the ASan/UBSan build, every test of each.
 test: all
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory SAN=1 all tests
+	@$(MAKE) --no-print-directory fuzz-build
 	@tests/run.sh build/rel build/san
 
 unit: all

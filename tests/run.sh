@@ -52,6 +52,21 @@ for build in "$@"; do
     done
 done
 
+# the fuzz harnesses, briefly, when they were built (make test builds them)
+if [ -z "${TESTS_ONLY:-}" ] || [ "$TESTS_ONLY" = fuzz ]; then
+    fuzzers=(build/fuzz/fuzz_*)
+    if [ -x "${fuzzers[0]}" ]; then
+        log="$out/fuzz.log"
+        FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-10} tests/fuzz/run.sh "${fuzzers[@]}" >"$log" 2>&1
+        ok=$(grep -cE '^ok [0-9]+' "$log")
+        notok=$(grep -cE '^not ok [0-9]+' "$log")
+        passed=$((passed + ok))
+        failed=$((failed + notok))
+        printf '%-50s %3d ok%s\n' "fuzz (smoke)" "$ok" "$([ "$notok" -gt 0 ] && echo "  $notok FAILED")"
+        [ "$notok" -gt 0 ] && failures+=("fuzz (see $log)") && grep -E '^not ok|^# ' "$log" | sed 's/^/    /'
+    fi
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"
     for f in "${failures[@]}"; do echo "  $f"; done
