@@ -1,23 +1,34 @@
 /* main.c — hotline-dispatcher: command line, configuration, start-up and
- * shutdown. Owns the process; the work is done by the modules it starts. */
+ * shutdown. Owns the process; the work is done by the modules it starts
+ * (store, core, server). */
+#include "core.h"
+#include "server.h"
+#include "store.h"
+
 #include "hotline/config.h"
 #include "hotline/util.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hotline-dispatcher -c CONFIG [--db PATH] [--check]\n"
+            "usage: hotline-dispatcher -c CONFIG [--db PATH] [--front EP] [--events EP] [--check]\n"
             "\n"
             "The 12345 hotline dispatcher: owns the ticket database, routes tickets to units,\n"
-            "keeps deadlines and publishes events.\n"
+            "keeps deadlines and publishes events. Runs in the foreground and logs to stderr.\n"
             "\n"
             "  -c, --config FILE   configuration file (see config/README.md)\n"
             "      --db PATH       database file (overrides dispatcher.db)\n"
+            "      --front EP      request socket endpoint (overrides dispatcher.front)\n"
+            "      --events EP     events socket endpoint (overrides dispatcher.events)\n"
             "      --check         validate the configuration, print a summary, exit\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
@@ -26,20 +37,80 @@ static void s_usage(FILE *f)
             "2 usage error or invalid configuration.\n");
 }
 
+/* Create the directories above path (mkdir -p of its dirname). */
+static int s_make_parent(const char *path, char **err)
+{
+    char *dir = hl_strdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) {
+        free(dir);
+        return 0;
+    }
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            *err = hl_sprintf("cannot create the directory %s: %s", dir, strerror(errno));
+            free(dir);
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        *err = hl_sprintf("cannot create the directory %s: %s", dir, strerror(errno));
+        free(dir);
+        return -1;
+    }
+    free(dir);
+    return 0;
+}
+
+/* Without CURVE only this machine may connect. */
+static int s_check_security(const hl_config *cfg, const char *front, const char *events)
+{
+    if (cfg->security.curve) {
+        hl_error("%s: security.curve is true, but secure mode (CURVE with ZAP) is not available "
+                 "in this version of hotline-dispatcher; set it to false and use loopback "
+                 "addresses",
+                 cfg->path);
+        return -1;
+    }
+    const char *eps[] = {front, events};
+    const char *names[] = {"front", "events"};
+    for (int i = 0; i < 2; i++) {
+        if (server_endpoint_local(eps[i])) continue;
+        hl_error("refusing to bind the %s socket to %s without CURVE: only loopback addresses "
+                 "(tcp://127.0.0.1:PORT) are allowed in development mode; to serve other "
+                 "machines enable CURVE (security.curve: true with keys)",
+                 names[i], eps[i]);
+        return -1;
+    }
+    return 0;
+}
+
+static void *s_cjson_malloc(size_t n)
+{
+    return hl_malloc(n);
+}
+
 int main(int argc, char **argv)
 {
     hl_log_init("hotline-dispatcher", HL_LOG_INFO);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
+        {"front", required_argument, NULL, 'f'},  {"events", required_argument, NULL, 'e'},
         {"check", no_argument, NULL, 'k'},        {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *db = NULL;
+    const char *config = NULL, *db = NULL, *front = NULL, *events = NULL;
     int check = 0, c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'd': db = optarg; break;
+        case 'f': front = optarg; break;
+        case 'e': events = optarg; break;
         case 'k': check = 1; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("hotline-dispatcher %s\n", HL_VERSION); return 0;
@@ -50,11 +121,22 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
+    /* JSON allocation failures abort like every other allocation */
+    cJSON_Hooks hooks = {s_cjson_malloc, free};
+    cJSON_InitHooks(&hooks);
+
     char *errors = NULL;
     hl_config *cfg = hl_config_load(config, &errors);
     if (!cfg) {
         fputs(errors, stderr);
         free(errors);
+        return 2;
+    }
+    if (!front) front = cfg->dispatcher.front;
+    if (!events) events = cfg->dispatcher.events;
+    if (!db) db = cfg->dispatcher.db;
+    if (s_check_security(cfg, front, events) != 0) {
+        hl_config_destroy(&cfg);
         return 2;
     }
     if (check) {
@@ -64,8 +146,31 @@ int main(int argc, char **argv)
         hl_config_destroy(&cfg);
         return 0;
     }
-    (void)db;
-    hl_error("serving is not available in this build");
+
+    int rc = 1;
+    char *err = NULL;
+    store *st = NULL;
+    core *cr = NULL;
+    server *sv = NULL;
+    signal(SIGPIPE, SIG_IGN);
+    if (s_make_parent(db, &err) != 0) goto out;
+    st = store_open(db, cfg->dispatcher.synchronous, &err);
+    if (!st) goto out;
+    hl_info("database %s (schema version %d)", db, STORE_SCHEMA_VERSION);
+    cr = core_new(cfg, st);
+    sv = server_new(uv_default_loop(), cfg, cr, front, events, &err);
+    if (!sv) goto out;
+    rc = server_run(sv);
+    hl_info("stopped");
+out:
+    if (err) {
+        hl_error("%s", err);
+        free(err);
+    }
+    server_destroy(&sv);
+    core_destroy(&cr);
+    store_close(&st);
+    uv_loop_close(uv_default_loop());
     hl_config_destroy(&cfg);
-    return 1;
+    return rc;
 }

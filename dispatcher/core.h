@@ -1,0 +1,84 @@
+/* core.h — the dispatcher's request handler: sessions, authorisation, the
+ * ticket state machine, idempotency, feeds and events. Independent of
+ * sockets: it takes one request frame from a peer (an opaque key) and
+ * produces a reply plus pushes and events, which the caller sends only
+ * after core_commit() made the batch durable. */
+#ifndef HOTLINE_CORE_H
+#define HOTLINE_CORE_H
+
+#include "store.h"
+
+#include "hotline/config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct core core;
+
+/* A peer that said hello. */
+typedef struct core_session {
+    char *key; /* the peer key (the ROUTER routing id) */
+    size_t keylen;
+    int role;  /* HL_ROLE_* */
+    int unit;  /* unit index, -1 when none */
+    char client[260];
+    hl_ms last_seen;
+    struct core_session *prev, *next; /* the worker sessions of one unit */
+} core_session;
+
+/* Output waiting for the commit: pushes to a unit's workers, and events. */
+typedef enum { CORE_OUT_PUSH, CORE_OUT_EVENT } core_out_kind;
+typedef struct core_out {
+    core_out_kind kind;
+    int unit;    /* PUSH: unit index */
+    char *topic; /* EVENT */
+    char *text;  /* the JSON */
+} core_out;
+typedef struct core_outq {
+    core_out *items;
+    size_t n, cap;
+} core_outq;
+void core_outq_init(core_outq *q);
+/* Free the items from index n on. */
+void core_outq_truncate(core_outq *q, size_t n);
+void core_outq_free(core_outq *q);
+
+/* The answer to one request. */
+typedef struct core_reply {
+    char *text;  /* the reply JSON; the caller frees */
+    char *re;    /* the request id, or NULL; the caller frees */
+    int changed; /* the request changed state (its reply must wait for the commit) */
+} core_reply;
+void core_reply_free(core_reply *r);
+
+/* cfg and st are borrowed and must outlive the core. */
+core *core_new(const hl_config *cfg, store *st);
+void core_destroy(core **c);
+
+/* A batch: begin, handle requests, commit. When the commit fails, nothing
+ * of the batch remains and core_errmsg() says why; the caller then replaces
+ * the replies of requests that changed state. */
+int core_begin(core *c);
+int core_commit(core *c);
+/* Abandon the batch: nothing of it remains. */
+void core_rollback(core *c);
+const char *core_errmsg(const core *c);
+
+/* Handle one request frame from a peer, inside a batch. */
+void core_handle(core *c, const void *peer, size_t peerlen, const void *frame, size_t len,
+                 core_reply *rep, core_outq *out);
+/* Periodic work inside a batch: units whose workers went silent go
+ * offline (events). */
+void core_tick(core *c, core_outq *out);
+/* Forget idempotency keys older than 7 days, inside a batch. */
+int core_purge(core *c);
+
+/* The worker sessions of a unit: iterate with ->next. */
+core_session *core_unit_workers(core *c, int unit);
+/* A peer is gone (its messages cannot be delivered): forget its session. */
+void core_forget(core *c, const void *peer, size_t peerlen);
+
+#define CORE_MAX_SESSIONS 100000
+#define CORE_IDEM_KEEP_MS (7LL * 24 * 3600 * 1000)
+
+#endif

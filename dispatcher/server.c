@@ -1,0 +1,324 @@
+/* server.c — one libuv loop owns the ROUTER front socket, the PUB events
+ * socket and (through core) the database. Each loop turn reads a bounded
+ * batch, commits it once, then sends replies, pushes and events in that
+ * order. Must not interpret requests: that is core's job. */
+#include "server.h"
+
+#include "hotline/proto.h"
+#include "hotline/util.h"
+#include "hotline/zloop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+/* A request of the current batch, waiting for the commit. */
+typedef struct pending {
+    char key[256];
+    size_t keylen;
+    core_reply rep;
+} pending;
+
+struct server {
+    uv_loop_t *loop;
+    const hl_config *cfg;
+    core *core;
+    void *ctx, *front, *pub;
+    hl_zwatch *watch;
+    uv_timer_t tick, purge;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+    int handles; /* timers and signals initialised */
+    core_outq out;
+    pending *pend;
+    size_t npend;
+};
+
+int server_endpoint_local(const char *ep)
+{
+    if (hl_starts_with(ep, "ipc://") || hl_starts_with(ep, "inproc://")) return 1;
+    if (!hl_starts_with(ep, "tcp://")) return 0;
+    const char *host = ep + 6;
+    /* tcp://source;destination is for connecting, not binding */
+    if (strchr(host, ';')) return 0;
+    if (hl_starts_with(host, "127.")) return 1;
+    if (hl_starts_with(host, "localhost:")) return 1;
+    if (hl_starts_with(host, "[::1]:")) return 1;
+    return 0;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+/* Send to one peer; a peer that is gone is forgotten, a peer that does not
+ * read (its queue is full) loses this message. Returns 0 when sent. */
+static int s_send_peer(server *sv, const void *key, size_t keylen, const char *text,
+                       const char *what)
+{
+    if (zmq_send(sv->front, key, keylen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(sv->front, text, strlen(text), ZMQ_DONTWAIT) < 0) {
+        int err = zmq_errno();
+        if (err == EHOSTUNREACH) {
+            hl_debug("%s: the peer has gone; forgetting its session", what);
+            core_forget(sv->core, key, keylen);
+        } else if (err == EAGAIN) {
+            hl_warn("%s dropped: the peer does not read its messages (its queue is full)", what);
+        } else {
+            hl_warn("%s not sent: %s", what, zmq_strerror(err));
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static void s_send_out(server *sv)
+{
+    for (size_t i = 0; i < sv->out.n; i++) {
+        core_out *o = &sv->out.items[i];
+        if (o->kind == CORE_OUT_EVENT) {
+            if (zmq_send(sv->pub, o->topic, strlen(o->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                zmq_send(sv->pub, o->text, strlen(o->text), ZMQ_DONTWAIT) < 0)
+                hl_warn("event %s not published: %s", o->topic, zmq_strerror(zmq_errno()));
+            continue;
+        }
+        /* a push goes to every worker session of the unit; collect the
+         * unreachable ones first, since forgetting changes the list */
+        char gone[16][256];
+        size_t gonelen[16];
+        int ngone = 0;
+        for (core_session *s = core_unit_workers(sv->core, o->unit); s; s = s->next) {
+            if (zmq_send(sv->front, s->key, s->keylen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                zmq_send(sv->front, o->text, strlen(o->text), ZMQ_DONTWAIT) < 0) {
+                if (zmq_errno() == EHOSTUNREACH && ngone < 16 && s->keylen <= 256) {
+                    memcpy(gone[ngone], s->key, s->keylen);
+                    gonelen[ngone++] = s->keylen;
+                }
+            }
+        }
+        for (int k = 0; k < ngone; k++) core_forget(sv->core, gone[k], gonelen[k]);
+    }
+    core_outq_truncate(&sv->out, 0);
+}
+
+/* ---- the batch ------------------------------------------------------------------- */
+
+static void s_on_front(hl_zwatch *w, void *sock, void *arg)
+{
+    (void)w;
+    server *sv = arg;
+    if (sv->stopping) return;
+    int began = core_begin(sv->core) == 0;
+    if (!began) hl_error("cannot start a transaction: %s", core_errmsg(sv->core));
+    sv->npend = 0;
+    while (sv->npend < SERVER_BATCH) {
+        zmq_msg_t id, m;
+        zmq_msg_init(&id);
+        if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&id);
+            break;
+        }
+        if (!zmq_msg_more(&id) || zmq_msg_size(&id) > sizeof sv->pend[0].key) {
+            /* a routing id alone cannot come from a DEALER; drop whatever follows */
+            while (zmq_msg_more(&id)) {
+                zmq_msg_close(&id);
+                zmq_msg_init(&id);
+                zmq_msg_recv(&id, sock, 0);
+            }
+            zmq_msg_close(&id);
+            continue;
+        }
+        pending *p = &sv->pend[sv->npend++];
+        memset(p, 0, sizeof *p);
+        p->keylen = zmq_msg_size(&id);
+        memcpy(p->key, zmq_msg_data(&id), p->keylen);
+        zmq_msg_close(&id);
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sock, 0); /* the rest of a message is already here */
+        int frames = 1;
+        if (zmq_msg_more(&m)) {
+            zmq_msg_t extra;
+            int more = 1;
+            while (more) {
+                zmq_msg_init(&extra);
+                zmq_msg_recv(&extra, sock, 0);
+                more = zmq_msg_more(&extra);
+                zmq_msg_close(&extra);
+                frames++;
+            }
+        }
+        if (frames > 1) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "send one frame per message: this message had %d frames after the "
+                     "routing id",
+                     frames);
+            p->rep.text = hl_reply_error(NULL, HL_E_BAD_REQUEST, msg);
+        } else if (!began) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "the database is unavailable: %s; nothing was applied",
+                     core_errmsg(sv->core));
+            p->rep.text = hl_reply_error(NULL, HL_E_INTERNAL, msg);
+        } else {
+            core_handle(sv->core, p->key, p->keylen, zmq_msg_data(&m), zmq_msg_size(&m), &p->rep,
+                        &sv->out);
+        }
+        zmq_msg_close(&m);
+    }
+    if (began && core_commit(sv->core) != 0) {
+        /* nothing of this batch was saved: say so to every request that
+         * changed something; answers to reads may go out */
+        hl_error("commit failed: %s", core_errmsg(sv->core));
+        char msg[700];
+        snprintf(msg, sizeof msg,
+                 "the database could not save the change: %s; nothing was applied",
+                 core_errmsg(sv->core));
+        for (size_t i = 0; i < sv->npend; i++) {
+            pending *p = &sv->pend[i];
+            if (!p->rep.changed) continue;
+            free(p->rep.text);
+            p->rep.text = hl_reply_error(p->rep.re, HL_E_INTERNAL, msg);
+        }
+        core_outq_truncate(&sv->out, 0);
+    }
+    for (size_t i = 0; i < sv->npend; i++) {
+        pending *p = &sv->pend[i];
+        s_send_peer(sv, p->key, p->keylen, p->rep.text, "reply");
+        core_reply_free(&p->rep);
+    }
+    sv->npend = 0;
+    s_send_out(sv);
+}
+
+/* ---- timers and signals ------------------------------------------------------------ */
+
+static void s_on_tick(uv_timer_t *t)
+{
+    server *sv = t->data;
+    if (sv->stopping || core_begin(sv->core) != 0) return;
+    core_tick(sv->core, &sv->out);
+    if (core_commit(sv->core) != 0) {
+        hl_error("commit failed: %s", core_errmsg(sv->core));
+        core_outq_truncate(&sv->out, 0);
+    }
+    s_send_out(sv);
+    hl_zwatch_recheck(sv->watch);
+}
+
+static void s_on_purge(uv_timer_t *t)
+{
+    server *sv = t->data;
+    if (sv->stopping || core_begin(sv->core) != 0) return;
+    if (core_purge(sv->core) != 0) {
+        core_rollback(sv->core);
+        hl_warn("cannot forget old idempotency keys: %s", core_errmsg(sv->core));
+    } else if (core_commit(sv->core) != 0) {
+        hl_warn("cannot forget old idempotency keys: %s", core_errmsg(sv->core));
+    }
+}
+
+static void s_on_signal(uv_signal_t *h, int signum)
+{
+    server *sv = h->data;
+    if (sv->stopping) return;
+    hl_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    sv->stopping = 1;
+    /* every batch is committed before its callback returns, so stopping
+     * the handles is all there is to do */
+    hl_zwatch_destroy(&sv->watch);
+    uv_timer_stop(&sv->tick);
+    uv_timer_stop(&sv->purge);
+    uv_close((uv_handle_t *)&sv->tick, NULL);
+    uv_close((uv_handle_t *)&sv->purge, NULL);
+    uv_close((uv_handle_t *)&sv->sigterm, NULL);
+    uv_close((uv_handle_t *)&sv->sigint, NULL);
+}
+
+/* ---- set-up ----------------------------------------------------------------------------- */
+
+static int s_bind(void *sock, const char *ep, const char *what, char **err)
+{
+    if (zmq_bind(sock, ep) != 0) {
+        *err = hl_sprintf("cannot bind the %s socket to %s: %s", what, ep,
+                          zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    char last[256];
+    size_t len = sizeof last;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &len) == 0)
+        hl_info("%s socket bound to %s", what, last);
+    return 0;
+}
+
+server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *front,
+                   const char *events, char **err)
+{
+    server *sv = hl_calloc(1, sizeof *sv);
+    sv->loop = loop;
+    sv->cfg = cfg;
+    sv->core = c;
+    sv->pend = hl_calloc(SERVER_BATCH, sizeof *sv->pend);
+    core_outq_init(&sv->out);
+    sv->ctx = zmq_ctx_new();
+    sv->front = zmq_socket(sv->ctx, ZMQ_ROUTER);
+    sv->pub = zmq_socket(sv->ctx, ZMQ_PUB);
+    int one = 1, zero = 0, hwm = 100000;
+    zmq_setsockopt(sv->front, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(sv->front, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sv->front, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sv->front, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sv->pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sv->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (s_bind(sv->front, front, "front", err) != 0 || s_bind(sv->pub, events, "events", err) != 0) {
+        server_destroy(&sv);
+        return NULL;
+    }
+    sv->watch = hl_zwatch_new(loop, sv->front, s_on_front, sv);
+    if (!sv->watch) {
+        *err = hl_sprintf("cannot watch the front socket: %s", zmq_strerror(zmq_errno()));
+        server_destroy(&sv);
+        return NULL;
+    }
+    uv_timer_init(loop, &sv->tick);
+    uv_timer_init(loop, &sv->purge);
+    sv->tick.data = sv->purge.data = sv;
+    uv_signal_init(loop, &sv->sigterm);
+    uv_signal_init(loop, &sv->sigint);
+    sv->sigterm.data = sv->sigint.data = sv;
+    sv->handles = 1;
+    return sv;
+}
+
+int server_run(server *sv)
+{
+    uint64_t hb = (uint64_t)sv->cfg->dispatcher.heartbeat_ms;
+    uv_timer_start(&sv->tick, s_on_tick, hb, hb);
+    uv_timer_start(&sv->purge, s_on_purge, 1000, 3600 * 1000);
+    uv_signal_start(&sv->sigterm, s_on_signal, SIGTERM);
+    uv_signal_start(&sv->sigint, s_on_signal, SIGINT);
+    hl_info("serving");
+    uv_run(sv->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+void server_destroy(server **svp)
+{
+    server *sv = *svp;
+    if (!sv) return;
+    *svp = NULL;
+    if (sv->handles && !sv->stopping) {
+        uv_close((uv_handle_t *)&sv->tick, NULL);
+        uv_close((uv_handle_t *)&sv->purge, NULL);
+        uv_close((uv_handle_t *)&sv->sigterm, NULL);
+        uv_close((uv_handle_t *)&sv->sigint, NULL);
+    }
+    if (sv->watch) hl_zwatch_destroy(&sv->watch);
+    uv_run(sv->loop, UV_RUN_NOWAIT); /* let closing handles finish */
+    for (size_t i = 0; i < sv->npend; i++) core_reply_free(&sv->pend[i].rep);
+    free(sv->pend);
+    core_outq_free(&sv->out);
+    if (sv->front) zmq_close(sv->front);
+    if (sv->pub) zmq_close(sv->pub);
+    if (sv->ctx) zmq_ctx_term(sv->ctx);
+    free(sv);
+}

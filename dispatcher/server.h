@@ -1,0 +1,30 @@
+/* server.h — the dispatcher's loop: the ROUTER front socket, the PUB events
+ * socket, group commit of each batch of requests, heartbeats and signals,
+ * all on one libuv loop. */
+#ifndef HOTLINE_SERVER_H
+#define HOTLINE_SERVER_H
+
+#include "core.h"
+
+#include "hotline/config.h"
+
+#include <uv.h>
+
+typedef struct server server;
+
+/* Requests read per loop turn and committed together. */
+#define SERVER_BATCH 512
+
+/* Bind both sockets. Returns NULL and sets *err (caller frees) when an
+ * endpoint cannot be bound. cfg and c are borrowed. */
+server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *front,
+                   const char *events, char **err);
+/* Serve until SIGTERM or SIGINT; returns 0 after a clean stop. */
+int server_run(server *sv);
+void server_destroy(server **sv);
+
+/* 1 when a ZeroMQ endpoint stays on this machine (loopback TCP, ipc,
+ * inproc), which is all that is allowed without CURVE. */
+int server_endpoint_local(const char *endpoint);
+
+#endif

@@ -1,0 +1,982 @@
+/* store.c — the SQLite backend of store.h: schema and forward migrations,
+ * WAL and group-committed batches, prepared statements kept for the life of
+ * the store. All of the dispatcher's SQL lives here; nothing here decides
+ * what a request means. */
+#include "store.h"
+
+#include "hotline/util.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* ---- schema --------------------------------------------------------------- */
+
+/* Migration i brings the schema from version i to i + 1. Add new ones at
+ * the end; never edit one that has shipped. */
+static const char *const s_migrations[] = {
+    /* v1: tickets, dispatches, event log, feeds, idempotency keys, alerts */
+    "CREATE TABLE tickets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  no TEXT NOT NULL UNIQUE,"
+    "  status TEXT NOT NULL,"
+    "  category TEXT NOT NULL,"
+    "  urgency TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  title TEXT,"
+    "  description TEXT NOT NULL,"
+    "  caller_name TEXT,"
+    "  caller_phone TEXT,"
+    "  cell TEXT,"
+    "  lat REAL,"
+    "  lon REAL,"
+    "  address TEXT,"
+    "  town TEXT,"
+    "  lead TEXT,"
+    "  co TEXT NOT NULL DEFAULT '[]',"
+    "  escalated_to TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  dispatched_at INTEGER,"
+    "  signed_at INTEGER,"
+    "  resolved_at INTEGER,"
+    "  closed_at INTEGER,"
+    "  sign_due INTEGER,"
+    "  finish_due INTEGER,"
+    "  yellow INTEGER NOT NULL DEFAULT 0,"
+    "  red INTEGER NOT NULL DEFAULT 0,"
+    "  repeat_calls INTEGER NOT NULL DEFAULT 0,"
+    "  reopen_count INTEGER NOT NULL DEFAULT 0,"
+    "  supervise_count INTEGER NOT NULL DEFAULT 0,"
+    "  ext_state TEXT,"
+    "  ext_until INTEGER,"
+    "  ext_reason TEXT,"
+    "  ext_count INTEGER NOT NULL DEFAULT 0,"
+    "  result TEXT,"
+    "  satisfaction TEXT,"
+    "  merged_into TEXT,"
+    "  return_reason TEXT,"
+    "  dispatch_id INTEGER"
+    ");"
+    "CREATE INDEX tickets_status ON tickets(status);"
+    "CREATE INDEX tickets_lead_status ON tickets(lead, status);"
+    "CREATE INDEX tickets_phone ON tickets(caller_phone);"
+    "CREATE INDEX tickets_repeat ON tickets(caller_phone, category, cell, created_at);"
+    "CREATE TABLE ticket_co ("
+    "  ticket_id INTEGER NOT NULL,"
+    "  unit TEXT NOT NULL,"
+    "  PRIMARY KEY (ticket_id, unit)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX ticket_co_unit ON ticket_co(unit, ticket_id);"
+    "CREATE TABLE dispatches ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL,"
+    "  unit TEXT NOT NULL,"
+    "  dispatched_at INTEGER NOT NULL,"
+    "  sign_due INTEGER,"
+    "  finish_due INTEGER,"
+    "  signed_at INTEGER,"
+    "  resolved_at INTEGER,"
+    "  ended_at INTEGER,"
+    "  end_reason TEXT,"
+    "  callback TEXT,"
+    "  reopened INTEGER NOT NULL DEFAULT 0,"
+    "  yellow INTEGER NOT NULL DEFAULT 0,"
+    "  red INTEGER NOT NULL DEFAULT 0,"
+    "  next_check INTEGER"
+    ");"
+    "CREATE INDEX dispatches_ticket ON dispatches(ticket_id);"
+    "CREATE INDEX dispatches_unit_time ON dispatches(unit, dispatched_at);"
+    "CREATE INDEX dispatches_time ON dispatches(dispatched_at);"
+    "CREATE INDEX dispatches_next_check ON dispatches(next_check) WHERE next_check IS NOT NULL;"
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER,"
+    "  time INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  topic TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  from_status TEXT,"
+    "  to_status TEXT,"
+    "  unit TEXT,"
+    "  note TEXT,"
+    "  json TEXT NOT NULL"
+    ");"
+    "CREATE INDEX events_ticket ON events(ticket_id, seq);"
+    "CREATE TABLE feed ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  unit TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  ticket_id INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX feed_unit ON feed(unit, seq);"
+    "CREATE TABLE idem ("
+    "  key TEXT PRIMARY KEY,"
+    "  op TEXT NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX idem_created ON idem(created_at);"
+    "CREATE TABLE alerts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  event_seq INTEGER NOT NULL,"
+    "  ticket_id INTEGER NOT NULL,"
+    "  dispatch_id INTEGER NOT NULL,"
+    "  stage TEXT NOT NULL,"
+    "  level TEXT NOT NULL,"
+    "  tier INTEGER NOT NULL,"
+    "  unit TEXT NOT NULL,"
+    "  escalated_to TEXT,"
+    "  due INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (dispatch_id, stage, level, tier, epoch)"
+    ");"
+    "CREATE INDEX alerts_unit ON alerts(unit, id);"
+    "CREATE INDEX alerts_ticket ON alerts(ticket_id);"
+    "CREATE TABLE daily_seq ("
+    "  day TEXT PRIMARY KEY,"
+    "  n INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
+};
+
+#define S_NMIGRATIONS ((int)HL_ARRAY_LEN(s_migrations))
+_Static_assert(HL_ARRAY_LEN(s_migrations) == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+/* The columns every ticket query reads, in the order s_read_ticket expects. */
+#define TICKET_COLS                                                                             \
+    "id, no, status, category, urgency, channel, title, description, caller_name, "            \
+    "caller_phone, cell, lat, lon, address, town, lead, co, escalated_to, created_at, "        \
+    "dispatched_at, signed_at, resolved_at, closed_at, sign_due, finish_due, yellow, red, "    \
+    "repeat_calls, reopen_count, supervise_count, ext_state, ext_until, ext_reason, ext_count, " \
+    "result, satisfaction, merged_into, return_reason, dispatch_id"
+
+#define TICKET_VALUES                                                                           \
+    ":id, :no, :status, :category, :urgency, :channel, :title, :description, :caller_name, "   \
+    ":caller_phone, :cell, :lat, :lon, :address, :town, :lead, :co, :escalated_to, "           \
+    ":created_at, :dispatched_at, :signed_at, :resolved_at, :closed_at, :sign_due, "           \
+    ":finish_due, :yellow, :red, :repeat_calls, :reopen_count, :supervise_count, :ext_state, " \
+    ":ext_until, :ext_reason, :ext_count, :result, :satisfaction, :merged_into, "              \
+    ":return_reason, :dispatch_id"
+
+/* List queries: one statement per combination of filters, each composed
+ * once, only from these constant fragments, and kept prepared. */
+enum {
+    LF_PHONE = 1,
+    LF_LEAD = 2,
+    LF_MEMBER = 4,
+    LF_STATUS = 8,
+    LF_OVERDUE = 16,
+    LF_YELLOW = 32,
+    LF_RED = 64,
+    LF__COUNT = 128
+};
+static const char *const s_list_frag[] = {
+    " AND caller_phone = :phone",
+    " AND lead = :lead",
+    " AND (lead = :member OR id IN (SELECT ticket_id FROM ticket_co WHERE unit = :member))",
+    " AND status IN (:s0, :s1, :s2, :s3, :s4, :s5, :s6)",
+    " AND status IN ('dispatched', 'accepted') AND finish_due < :now",
+    " AND yellow > 0",
+    " AND red > 0",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int lockfd;
+    char err[512];
+    int in_batch;
+    int marked;
+    int64_t next_seq;      /* the seq of the next event */
+    int64_t marked_seq;    /* next_seq at store_mark */
+    sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
+    sqlite3_stmt *daily_next, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
+    sqlite3_stmt *co_delete, *co_insert;
+    sqlite3_stmt *d_open, *d_end, *d_signed, *d_resolved, *d_callback;
+    sqlite3_stmt *e_append, *e_after, *e_history, *e_max;
+    sqlite3_stmt *f_add, *f_after;
+    sqlite3_stmt *i_get, *i_put, *i_purge;
+    sqlite3_stmt *a_list;
+    sqlite3_stmt *list[LF__COUNT];
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int s_fail(store *st, const char *what)
+{
+    snprintf(st->err, sizeof st->err, "%s: %s", what, sqlite3_errmsg(st->db));
+    return STORE_ERROR;
+}
+
+const char *store_errmsg(const store *st)
+{
+    return st->err[0] ? st->err : "no error";
+}
+
+static int s_prepare(store *st, sqlite3_stmt **out, const char *sql)
+{
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+        return s_fail(st, "preparing a statement");
+    return STORE_OK;
+}
+
+/* Run a statement that returns no rows; reset it either way. */
+static int s_run(store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? STORE_OK : s_fail(st, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return ret;
+}
+
+static void s_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static int s_idx(sqlite3_stmt *s, const char *name)
+{
+    return sqlite3_bind_parameter_index(s, name);
+}
+
+static void s_bind_text(sqlite3_stmt *s, const char *name, const char *v)
+{
+    int i = s_idx(s, name);
+    if (!i) return;
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void s_bind_int(sqlite3_stmt *s, const char *name, int64_t v)
+{
+    int i = s_idx(s, name);
+    if (i) sqlite3_bind_int64(s, i, v);
+}
+
+/* A time or id: 0 is stored as NULL. */
+static void s_bind_opt(sqlite3_stmt *s, const char *name, int64_t v)
+{
+    int i = s_idx(s, name);
+    if (!i) return;
+    if (v)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static const char *s_col_text(sqlite3_stmt *s, int i)
+{
+    return (const char *)sqlite3_column_text(s, i);
+}
+
+static int64_t s_col_int(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, i);
+}
+
+static int s_exec(store *st, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "%s: %s", what, msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static int s_load_next_seq(store *st)
+{
+    if (sqlite3_step(st->e_max) != SQLITE_ROW) {
+        s_fail(st, "reading the event log");
+        s_done(st->e_max);
+        return STORE_ERROR;
+    }
+    st->next_seq = sqlite3_column_int64(st->e_max, 0) + 1;
+    s_done(st->e_max);
+    return STORE_OK;
+}
+
+/* ---- open / close ------------------------------------------------------------- */
+
+static int s_lock(store *st, const char *path)
+{
+    char *lockpath = hl_sprintf("%s.lock", path);
+    st->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (st->lockfd < 0) {
+        snprintf(st->err, sizeof st->err, "cannot create the lock file %s: %s", lockpath,
+                 strerror(errno));
+        free(lockpath);
+        return STORE_ERROR;
+    }
+    if (flock(st->lockfd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(st->err, sizeof st->err,
+                 "the database %s is in use by another dispatcher (lock file %s); stop it first",
+                 path, lockpath);
+        free(lockpath);
+        return STORE_ERROR;
+    }
+    free(lockpath);
+    return STORE_OK;
+}
+
+static int s_migrate(store *st)
+{
+    sqlite3_stmt *s;
+    if (s_prepare(st, &s, "PRAGMA user_version") != STORE_OK) return STORE_ERROR;
+    int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+    sqlite3_finalize(s);
+    if (version < 0) return s_fail(st, "reading the schema version");
+    if (version > S_NMIGRATIONS) {
+        snprintf(st->err, sizeof st->err,
+                 "the database has schema version %d, newer than this dispatcher knows (%d); "
+                 "use a newer hotline-dispatcher",
+                 version, S_NMIGRATIONS);
+        return STORE_ERROR;
+    }
+    for (int v = version; v < S_NMIGRATIONS; v++) {
+        if (s_exec(st, "BEGIN IMMEDIATE", "starting a migration") != STORE_OK) return STORE_ERROR;
+        char setv[64];
+        snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
+        if (s_exec(st, s_migrations[v], "migrating the schema") != STORE_OK ||
+            s_exec(st, setv, "setting the schema version") != STORE_OK ||
+            s_exec(st, "COMMIT", "committing a migration") != STORE_OK) {
+            char keep[sizeof st->err];
+            memcpy(keep, st->err, sizeof keep);
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            memcpy(st->err, keep, sizeof keep);
+            return STORE_ERROR;
+        }
+        if (v > 0 || version > 0) hl_info("database migrated to schema version %d", v + 1);
+    }
+    return STORE_OK;
+}
+
+static int s_prepare_all(store *st)
+{
+    struct {
+        sqlite3_stmt **s;
+        const char *sql;
+    } t[] = {
+        {&st->begin, "BEGIN"},
+        {&st->commit, "COMMIT"},
+        {&st->rollback, "ROLLBACK"},
+        {&st->savepoint, "SAVEPOINT request"},
+        {&st->release, "RELEASE request"},
+        {&st->rollback_to, "ROLLBACK TO request"},
+        {&st->daily_next, "INSERT INTO daily_seq (day, n) VALUES (:day, 1) "
+                          "ON CONFLICT (day) DO UPDATE SET n = n + 1 RETURNING n"},
+        {&st->t_insert, "INSERT INTO tickets (" TICKET_COLS ") VALUES (" TICKET_VALUES ")"},
+        {&st->t_update,
+         "UPDATE tickets SET (" TICKET_COLS ") = (" TICKET_VALUES ") WHERE id = :id"},
+        {&st->t_get, "SELECT " TICKET_COLS " FROM tickets WHERE id = :id"},
+        {&st->t_by_no, "SELECT " TICKET_COLS " FROM tickets WHERE no = :no"},
+        {&st->t_repeat, "SELECT id FROM tickets WHERE caller_phone = :phone AND category = :category"
+                        " AND cell IS :cell AND created_at >= :since"
+                        " AND status IN ('triage', 'dispatched', 'accepted', 'resolved')"
+                        " ORDER BY created_at DESC LIMIT 1"},
+        {&st->co_delete, "DELETE FROM ticket_co WHERE ticket_id = :id"},
+        {&st->co_insert, "INSERT OR IGNORE INTO ticket_co (ticket_id, unit) VALUES (:id, :unit)"},
+        {&st->d_open, "INSERT INTO dispatches (ticket_id, unit, dispatched_at, sign_due, finish_due)"
+                      " VALUES (:ticket, :unit, :at, :sign_due, :finish_due)"},
+        {&st->d_end, "UPDATE dispatches SET ended_at = :at, end_reason = :reason, "
+                     "next_check = NULL WHERE id = :id"},
+        {&st->d_signed, "UPDATE dispatches SET signed_at = :at WHERE id = :id"},
+        {&st->d_resolved, "UPDATE dispatches SET resolved_at = :at WHERE id = :id"},
+        {&st->d_callback, "UPDATE dispatches SET callback = :result, "
+                          "reopened = (:result = 'unsatisfied') WHERE id = :id"},
+        {&st->e_append, "INSERT INTO events (seq, ticket_id, time, kind, topic, actor, "
+                        "from_status, to_status, unit, note, json) VALUES (:seq, :ticket, :time, "
+                        ":kind, :topic, :actor, :from, :to, :unit, :note, :json)"},
+        {&st->e_after,
+         "SELECT seq, topic, json FROM events WHERE seq > :after ORDER BY seq LIMIT :limit"},
+        {&st->e_history, "SELECT seq, time, kind, actor, from_status, to_status, unit, note "
+                         "FROM events WHERE ticket_id = :ticket ORDER BY seq"},
+        {&st->e_max, "SELECT COALESCE(MAX(seq), 0) FROM events"},
+        {&st->f_add, "INSERT INTO feed (unit, kind, ticket_id, time) "
+                     "VALUES (:unit, :kind, :ticket, :time)"},
+        {&st->f_after, "SELECT seq, kind, ticket_id FROM feed WHERE unit = :unit AND seq > :after"
+                       " ORDER BY seq LIMIT :limit"},
+        {&st->i_get, "SELECT op, result FROM idem WHERE key = :key"},
+        {&st->i_put, "INSERT INTO idem (key, op, result, created_at) "
+                     "VALUES (:key, :op, :result, :at)"},
+        {&st->i_purge, "DELETE FROM idem WHERE created_at < :before"},
+        {&st->a_list, "SELECT a.id, e.json FROM alerts a JOIN events e ON e.seq = a.event_seq"
+                      " WHERE a.id < :before AND (:unit IS NULL OR a.unit = :unit)"
+                      " AND (:level IS NULL OR a.level = :level)"
+                      " ORDER BY a.id DESC LIMIT :limit"},
+    };
+    for (size_t i = 0; i < HL_ARRAY_LEN(t); i++)
+        if (s_prepare(st, t[i].s, t[i].sql) != STORE_OK) return STORE_ERROR;
+    return STORE_OK;
+}
+
+store *store_open(const char *path, int synchronous, char **err)
+{
+    static const char *const sync_sql[] = {"PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL",
+                                           "PRAGMA synchronous = FULL",
+                                           "PRAGMA synchronous = EXTRA"};
+    store *st = hl_calloc(1, sizeof *st);
+    st->lockfd = -1;
+    st->path = hl_strdup(path);
+    if (s_lock(st, path) != STORE_OK) goto fail;
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "cannot open the database %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 5000);
+    if (synchronous < 0 || synchronous > 3) synchronous = 2;
+    /* WAL: readers (backups, sqlite3 shells) never block the writer, and a
+     * commit is one append + fsync. The page cache is bounded (32 MB) so a
+     * million tickets do not live in memory. */
+    sqlite3_stmt *jm;
+    if (s_prepare(st, &jm, "PRAGMA journal_mode = WAL") != STORE_OK) goto fail;
+    const char *mode = sqlite3_step(jm) == SQLITE_ROW ? s_col_text(jm, 0) : NULL;
+    int wal = mode && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(jm);
+    if (!wal) {
+        snprintf(st->err, sizeof st->err,
+                 "cannot put the database %s in WAL mode (is it on a network file system?)", path);
+        goto fail;
+    }
+    if (s_exec(st, sync_sql[synchronous], "setting synchronous") != STORE_OK ||
+        s_exec(st, "PRAGMA cache_size = -32768", "setting the cache size") != STORE_OK ||
+        s_exec(st, "PRAGMA temp_store = MEMORY", "setting temp_store") != STORE_OK)
+        goto fail;
+    if (s_migrate(st) != STORE_OK) goto fail;
+    if (s_prepare_all(st) != STORE_OK) goto fail;
+    if (s_load_next_seq(st) != STORE_OK) goto fail;
+    return st;
+fail:
+    *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database");
+    store_close(&st);
+    return NULL;
+}
+
+void store_close(store **stp)
+{
+    store *st = *stp;
+    if (!st) return;
+    *stp = NULL;
+    if (st->db) {
+        if (st->in_batch) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_stmt *s;
+        while ((s = sqlite3_next_stmt(st->db, NULL)) != NULL) sqlite3_finalize(s);
+        sqlite3_close(st->db);
+    }
+    if (st->lockfd >= 0) close(st->lockfd);
+    free(st->path);
+    free(st);
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+
+int store_begin(store *st)
+{
+    assert(!st->in_batch);
+    if (s_run(st, st->begin, "starting a transaction") != STORE_OK) return STORE_ERROR;
+    st->in_batch = 1;
+    return STORE_OK;
+}
+
+int store_commit(store *st)
+{
+    assert(st->in_batch && !st->marked);
+    st->in_batch = 0;
+    if (s_run(st, st->commit, "committing") == STORE_OK) return STORE_OK;
+    char keep[sizeof st->err];
+    memcpy(keep, st->err, sizeof keep);
+    if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    s_load_next_seq(st);
+    memcpy(st->err, keep, sizeof keep);
+    return STORE_ERROR;
+}
+
+void store_rollback(store *st)
+{
+    if (!st->in_batch) return;
+    st->in_batch = 0;
+    st->marked = 0;
+    if (!sqlite3_get_autocommit(st->db)) s_run(st, st->rollback, "rolling back");
+    s_load_next_seq(st);
+}
+
+int store_mark(store *st)
+{
+    assert(st->in_batch && !st->marked);
+    if (s_run(st, st->savepoint, "marking a request") != STORE_OK) return STORE_ERROR;
+    st->marked = 1;
+    st->marked_seq = st->next_seq;
+    return STORE_OK;
+}
+
+void store_unmark(store *st)
+{
+    assert(st->marked);
+    st->marked = 0;
+    s_run(st, st->release, "releasing a request");
+}
+
+void store_undo(store *st)
+{
+    assert(st->marked);
+    st->marked = 0;
+    s_run(st, st->rollback_to, "undoing a request");
+    s_run(st, st->release, "releasing a request");
+    st->next_seq = st->marked_seq;
+}
+
+/* ---- tickets --------------------------------------------------------------------- */
+
+static void s_bind_ticket(sqlite3_stmt *s, const ticket *t)
+{
+    s_bind_opt(s, ":id", t->id);
+    s_bind_text(s, ":no", t->no);
+    s_bind_text(s, ":status", ticket_status_name(t->status));
+    s_bind_text(s, ":category", t->category);
+    s_bind_text(s, ":urgency", hl_urgency_name(t->urgency));
+    s_bind_text(s, ":channel", hl_channel_name(t->channel));
+    s_bind_text(s, ":title", t->title);
+    s_bind_text(s, ":description", t->description ? t->description : "");
+    s_bind_text(s, ":caller_name", t->caller_name);
+    s_bind_text(s, ":caller_phone", t->caller_phone);
+    s_bind_text(s, ":cell", t->cell);
+    if (t->has_point) {
+        sqlite3_bind_double(s, s_idx(s, ":lat"), t->lat);
+        sqlite3_bind_double(s, s_idx(s, ":lon"), t->lon);
+    }
+    s_bind_text(s, ":address", t->address);
+    s_bind_text(s, ":town", t->town);
+    s_bind_text(s, ":lead", t->lead);
+    char *co = ticket_co_text(t);
+    s_bind_text(s, ":co", co);
+    free(co);
+    s_bind_text(s, ":escalated_to", t->escalated_to);
+    s_bind_int(s, ":created_at", t->created_at);
+    s_bind_opt(s, ":dispatched_at", t->dispatched_at);
+    s_bind_opt(s, ":signed_at", t->signed_at);
+    s_bind_opt(s, ":resolved_at", t->resolved_at);
+    s_bind_opt(s, ":closed_at", t->closed_at);
+    s_bind_opt(s, ":sign_due", t->sign_due);
+    s_bind_opt(s, ":finish_due", t->finish_due);
+    s_bind_int(s, ":yellow", t->yellow);
+    s_bind_int(s, ":red", t->red);
+    s_bind_int(s, ":repeat_calls", t->repeat_calls);
+    s_bind_int(s, ":reopen_count", t->reopen_count);
+    s_bind_int(s, ":supervise_count", t->supervise_count);
+    s_bind_text(s, ":ext_state", t->ext_state ? ticket_ext_state_name(t->ext_state) : NULL);
+    s_bind_opt(s, ":ext_until", t->ext_until);
+    s_bind_text(s, ":ext_reason", t->ext_reason);
+    s_bind_int(s, ":ext_count", t->ext_count);
+    s_bind_text(s, ":result", t->result);
+    s_bind_text(s, ":satisfaction", t->satisfaction);
+    s_bind_text(s, ":merged_into", t->merged_into);
+    s_bind_text(s, ":return_reason", t->return_reason);
+    s_bind_opt(s, ":dispatch_id", t->dispatch_id);
+}
+
+/* Fill t (cleared first) from a row of TICKET_COLS. */
+static void s_read_ticket(sqlite3_stmt *s, ticket *t)
+{
+    ticket_clear(t);
+    int i = 0;
+    t->id = sqlite3_column_int64(s, i++);
+    hl_strlcpy(t->no, s_col_text(s, i++), sizeof t->no);
+    int status = ticket_status_parse(s_col_text(s, i++));
+    t->status = status >= 0 ? (ticket_status)status : TS_TRIAGE;
+    ticket_set(&t->category, s_col_text(s, i++));
+    int u = hl_urgency_parse(s_col_text(s, i++));
+    t->urgency = u >= 0 ? (hl_urgency)u : HL_URG_NORMAL;
+    int c = hl_channel_parse(s_col_text(s, i++));
+    t->channel = c >= 0 ? (hl_channel)c : HL_CH_PHONE;
+    ticket_set(&t->title, s_col_text(s, i++));
+    ticket_set(&t->description, s_col_text(s, i++));
+    ticket_set(&t->caller_name, s_col_text(s, i++));
+    ticket_set(&t->caller_phone, s_col_text(s, i++));
+    ticket_set(&t->cell, s_col_text(s, i++));
+    t->has_point = sqlite3_column_type(s, i) != SQLITE_NULL;
+    t->lat = sqlite3_column_double(s, i++);
+    t->lon = sqlite3_column_double(s, i++);
+    ticket_set(&t->address, s_col_text(s, i++));
+    ticket_set(&t->town, s_col_text(s, i++));
+    ticket_set(&t->lead, s_col_text(s, i++));
+    ticket_co_from_text(t, s_col_text(s, i++));
+    ticket_set(&t->escalated_to, s_col_text(s, i++));
+    t->created_at = s_col_int(s, i++);
+    t->dispatched_at = s_col_int(s, i++);
+    t->signed_at = s_col_int(s, i++);
+    t->resolved_at = s_col_int(s, i++);
+    t->closed_at = s_col_int(s, i++);
+    t->sign_due = s_col_int(s, i++);
+    t->finish_due = s_col_int(s, i++);
+    t->yellow = (int)s_col_int(s, i++);
+    t->red = (int)s_col_int(s, i++);
+    t->repeat_calls = (int)s_col_int(s, i++);
+    t->reopen_count = (int)s_col_int(s, i++);
+    t->supervise_count = (int)s_col_int(s, i++);
+    const char *es = s_col_text(s, i++);
+    t->ext_state = es ? (ticket_ext_state)ticket_ext_state_parse(es) : TEXT_NONE;
+    t->ext_until = s_col_int(s, i++);
+    ticket_set(&t->ext_reason, s_col_text(s, i++));
+    t->ext_count = (int)s_col_int(s, i++);
+    ticket_set(&t->result, s_col_text(s, i++));
+    ticket_set(&t->satisfaction, s_col_text(s, i++));
+    ticket_set(&t->merged_into, s_col_text(s, i++));
+    ticket_set(&t->return_reason, s_col_text(s, i++));
+    t->dispatch_id = s_col_int(s, i++);
+}
+
+int store_ticket_insert(store *st, ticket *t, const char yyyymmdd[9])
+{
+    sqlite3_stmt *s = st->daily_next;
+    s_bind_text(s, ":day", yyyymmdd);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        s_fail(st, "numbering a ticket");
+        s_done(s);
+        return STORE_ERROR;
+    }
+    int64_t n = sqlite3_column_int64(s, 0);
+    s_done(s);
+    snprintf(t->no, sizeof t->no, "%.8s-%06lld", yyyymmdd, (long long)n);
+    t->id = 0;
+    s_bind_ticket(st->t_insert, t);
+    if (s_run(st, st->t_insert, "saving a ticket") != STORE_OK) return STORE_ERROR;
+    t->id = sqlite3_last_insert_rowid(st->db);
+    return store_ticket_set_co(st, t);
+}
+
+int store_ticket_update(store *st, const ticket *t)
+{
+    s_bind_ticket(st->t_update, t);
+    if (s_run(st, st->t_update, "saving a ticket") != STORE_OK) return STORE_ERROR;
+    return STORE_OK;
+}
+
+int store_ticket_set_co(store *st, const ticket *t)
+{
+    s_bind_int(st->co_delete, ":id", t->id);
+    if (s_run(st, st->co_delete, "saving co units") != STORE_OK) return STORE_ERROR;
+    for (int i = 0; i < t->nco; i++) {
+        s_bind_int(st->co_insert, ":id", t->id);
+        s_bind_text(st->co_insert, ":unit", t->co[i]);
+        if (s_run(st, st->co_insert, "saving co units") != STORE_OK) return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static int s_ticket_one(store *st, sqlite3_stmt *s, ticket *out)
+{
+    int rc = sqlite3_step(s);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        s_read_ticket(s, out);
+        ret = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NONE;
+    } else {
+        ret = s_fail(st, "reading a ticket");
+    }
+    s_done(s);
+    return ret;
+}
+
+int store_ticket_get(store *st, int64_t id, ticket *out)
+{
+    s_bind_int(st->t_get, ":id", id);
+    return s_ticket_one(st, st->t_get, out);
+}
+
+int store_ticket_by_no(store *st, const char *no, ticket *out)
+{
+    s_bind_text(st->t_by_no, ":no", no);
+    return s_ticket_one(st, st->t_by_no, out);
+}
+
+int store_ticket_find_repeat(store *st, const char *phone, const char *category,
+                             const char *cell, hl_ms since, int64_t *id)
+{
+    sqlite3_stmt *s = st->t_repeat;
+    s_bind_text(s, ":phone", phone);
+    s_bind_text(s, ":category", category);
+    s_bind_text(s, ":cell", cell);
+    s_bind_int(s, ":since", since);
+    int rc = sqlite3_step(s);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        ret = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NONE;
+    } else {
+        ret = s_fail(st, "looking for a repeat call");
+    }
+    s_done(s);
+    return ret;
+}
+
+static sqlite3_stmt *s_list_stmt(store *st, unsigned shape)
+{
+    if (st->list[shape]) return st->list[shape];
+    hl_buf sql;
+    hl_buf_init(&sql);
+    hl_buf_adds(&sql, "SELECT " TICKET_COLS " FROM tickets WHERE id < :before");
+    for (unsigned i = 0; i < HL_ARRAY_LEN(s_list_frag); i++)
+        if (shape & (1u << i)) hl_buf_adds(&sql, s_list_frag[i]);
+    hl_buf_adds(&sql, " ORDER BY id DESC LIMIT :limit");
+    s_prepare(st, &st->list[shape], sql.data);
+    hl_buf_free(&sql);
+    return st->list[shape];
+}
+
+int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void *arg)
+{
+    unsigned shape = 0;
+    if (f->phone) shape |= LF_PHONE;
+    if (f->lead) shape |= LF_LEAD;
+    if (f->member) shape |= LF_MEMBER;
+    if (f->statuses) shape |= LF_STATUS;
+    if (f->overdue) shape |= LF_OVERDUE;
+    if (f->yellow) shape |= LF_YELLOW;
+    if (f->red) shape |= LF_RED;
+    sqlite3_stmt *s = s_list_stmt(st, shape);
+    if (!s) return STORE_ERROR;
+    s_bind_int(s, ":before", f->before > 0 ? f->before : INT64_MAX);
+    s_bind_int(s, ":limit", f->limit > 0 ? f->limit : 100);
+    s_bind_text(s, ":phone", f->phone);
+    s_bind_text(s, ":lead", f->lead);
+    s_bind_text(s, ":member", f->member);
+    s_bind_int(s, ":now", f->now);
+    if (f->statuses) {
+        /* the IN list has a slot per status; unused slots repeat a used one */
+        const char *names[7];
+        int n = 0;
+        for (int i = 0; i < TS__COUNT; i++)
+            if (f->statuses & TS_BIT(i)) names[n++] = ticket_status_name((ticket_status)i);
+        for (int i = 0; i < 7; i++) {
+            char p[8];
+            snprintf(p, sizeof p, ":s%d", i);
+            s_bind_text(s, p, names[i < n ? i : 0]);
+        }
+    }
+    ticket t = {0};
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        s_read_ticket(s, &t);
+        cb(&t, arg);
+    }
+    ticket_clear(&t);
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "listing tickets");
+    s_done(s);
+    return ret;
+}
+
+/* ---- dispatches ----------------------------------------------------------------- */
+
+int store_dispatch_open(store *st, const store_dispatch *d, int64_t *id)
+{
+    sqlite3_stmt *s = st->d_open;
+    s_bind_int(s, ":ticket", d->ticket_id);
+    s_bind_text(s, ":unit", d->unit);
+    s_bind_int(s, ":at", d->dispatched_at);
+    s_bind_opt(s, ":sign_due", d->sign_due);
+    s_bind_opt(s, ":finish_due", d->finish_due);
+    if (s_run(st, s, "saving a dispatch") != STORE_OK) return STORE_ERROR;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return STORE_OK;
+}
+
+int store_dispatch_end(store *st, int64_t id, hl_ms at, const char *reason)
+{
+    s_bind_int(st->d_end, ":id", id);
+    s_bind_int(st->d_end, ":at", at);
+    s_bind_text(st->d_end, ":reason", reason);
+    return s_run(st, st->d_end, "ending a dispatch");
+}
+
+int store_dispatch_signed(store *st, int64_t id, hl_ms at)
+{
+    s_bind_int(st->d_signed, ":id", id);
+    s_bind_int(st->d_signed, ":at", at);
+    return s_run(st, st->d_signed, "saving a dispatch");
+}
+
+int store_dispatch_resolved(store *st, int64_t id, hl_ms at)
+{
+    s_bind_int(st->d_resolved, ":id", id);
+    s_bind_int(st->d_resolved, ":at", at);
+    return s_run(st, st->d_resolved, "saving a dispatch");
+}
+
+int store_dispatch_callback(store *st, int64_t id, const char *result)
+{
+    s_bind_int(st->d_callback, ":id", id);
+    s_bind_text(st->d_callback, ":result", result);
+    return s_run(st, st->d_callback, "saving a callback");
+}
+
+/* ---- events ----------------------------------------------------------------------- */
+
+int64_t store_event_next_seq(const store *st)
+{
+    return st->next_seq;
+}
+
+int store_event_append(store *st, const store_event *ev)
+{
+    assert(ev->seq == st->next_seq);
+    sqlite3_stmt *s = st->e_append;
+    s_bind_int(s, ":seq", ev->seq);
+    s_bind_opt(s, ":ticket", ev->ticket_id);
+    s_bind_int(s, ":time", ev->time);
+    s_bind_text(s, ":kind", ev->kind);
+    s_bind_text(s, ":topic", ev->topic);
+    s_bind_text(s, ":actor", ev->actor);
+    s_bind_text(s, ":from", ev->from);
+    s_bind_text(s, ":to", ev->to);
+    s_bind_text(s, ":unit", ev->unit);
+    s_bind_text(s, ":note", ev->note);
+    s_bind_text(s, ":json", ev->json);
+    if (s_run(st, s, "appending to the event log") != STORE_OK) return STORE_ERROR;
+    st->next_seq++;
+    return STORE_OK;
+}
+
+int store_events_after(store *st, int64_t after, int limit, store_event_cb cb, void *arg)
+{
+    sqlite3_stmt *s = st->e_after;
+    s_bind_int(s, ":after", after);
+    s_bind_int(s, ":limit", limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cb(sqlite3_column_int64(s, 0), s_col_text(s, 1), s_col_text(s, 2), arg);
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading the event log");
+    s_done(s);
+    return ret;
+}
+
+int store_ticket_history(store *st, int64_t ticket_id, store_history_cb cb, void *arg)
+{
+    sqlite3_stmt *s = st->e_history;
+    s_bind_int(s, ":ticket", ticket_id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_event ev = {
+            .seq = sqlite3_column_int64(s, 0),
+            .ticket_id = ticket_id,
+            .time = sqlite3_column_int64(s, 1),
+            .kind = s_col_text(s, 2),
+            .actor = s_col_text(s, 3),
+            .from = s_col_text(s, 4),
+            .to = s_col_text(s, 5),
+            .unit = s_col_text(s, 6),
+            .note = s_col_text(s, 7),
+        };
+        cb(&ev, arg);
+    }
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading a ticket's history");
+    s_done(s);
+    return ret;
+}
+
+/* ---- feeds --------------------------------------------------------------------------- */
+
+int store_feed_add(store *st, const char *unit, const char *kind, int64_t ticket_id, hl_ms at,
+                   int64_t *seq)
+{
+    sqlite3_stmt *s = st->f_add;
+    s_bind_text(s, ":unit", unit);
+    s_bind_text(s, ":kind", kind);
+    s_bind_int(s, ":ticket", ticket_id);
+    s_bind_int(s, ":time", at);
+    if (s_run(st, s, "adding to a unit's inbox") != STORE_OK) return STORE_ERROR;
+    *seq = sqlite3_last_insert_rowid(st->db);
+    return STORE_OK;
+}
+
+int store_feed_after(store *st, const char *unit, int64_t after, int limit, store_feed_cb cb,
+                     void *arg)
+{
+    sqlite3_stmt *s = st->f_after;
+    s_bind_text(s, ":unit", unit);
+    s_bind_int(s, ":after", after);
+    s_bind_int(s, ":limit", limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cb(sqlite3_column_int64(s, 0), s_col_text(s, 1), sqlite3_column_int64(s, 2), arg);
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading a unit's inbox");
+    s_done(s);
+    return ret;
+}
+
+/* ---- idempotency ------------------------------------------------------------------------ */
+
+int store_idem_get(store *st, const char *key, char **op, char **result)
+{
+    sqlite3_stmt *s = st->i_get;
+    s_bind_text(s, ":key", key);
+    int rc = sqlite3_step(s);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        *op = hl_strdup(s_col_text(s, 0) ? s_col_text(s, 0) : "");
+        *result = hl_strdup(s_col_text(s, 1) ? s_col_text(s, 1) : "{}");
+        ret = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NONE;
+    } else {
+        ret = s_fail(st, "reading an idempotency key");
+    }
+    s_done(s);
+    return ret;
+}
+
+int store_idem_put(store *st, const char *key, const char *op, const char *result, hl_ms at)
+{
+    sqlite3_stmt *s = st->i_put;
+    s_bind_text(s, ":key", key);
+    s_bind_text(s, ":op", op);
+    s_bind_text(s, ":result", result);
+    s_bind_int(s, ":at", at);
+    return s_run(st, s, "saving an idempotency key");
+}
+
+int store_idem_purge(store *st, hl_ms before, int64_t *n)
+{
+    s_bind_int(st->i_purge, ":before", before);
+    if (s_run(st, st->i_purge, "forgetting old idempotency keys") != STORE_OK) return STORE_ERROR;
+    *n = sqlite3_changes(st->db);
+    return STORE_OK;
+}
+
+/* ---- alerts --------------------------------------------------------------------------------- */
+
+int store_alerts_list(store *st, const char *unit, const char *level, int64_t before, int limit,
+                      store_alert_cb cb, void *arg)
+{
+    sqlite3_stmt *s = st->a_list;
+    s_bind_int(s, ":before", before > 0 ? before : INT64_MAX);
+    s_bind_text(s, ":unit", unit);
+    s_bind_text(s, ":level", level);
+    s_bind_int(s, ":limit", limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cb(sqlite3_column_int64(s, 0), s_col_text(s, 1), arg);
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "listing alerts");
+    s_done(s);
+    return ret;
+}

@@ -1,0 +1,142 @@
+/* store.h — the dispatcher's persistence, as ticket-level domain operations.
+ * No database types leave this interface, so a second backend (PostgreSQL)
+ * can implement it. Work is grouped in batches: store_begin … store_commit
+ * makes every operation in between durable at once (one fsync); a mark
+ * inside a batch lets one failing request be undone alone. */
+#ifndef HOTLINE_STORE_H
+#define HOTLINE_STORE_H
+
+#include "ticket.h"
+
+#include "hotline/timefmt.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/* Return values: 0 done, -1 failed (store_errmsg says why), 1 nothing found. */
+enum { STORE_OK = 0, STORE_ERROR = -1, STORE_NONE = 1 };
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+
+/* Open (creating or migrating) the database at path. synchronous is the
+ * SQLite level 0 off, 1 normal, 2 full, 3 extra. Returns NULL and sets *err
+ * (caller frees) on failure. */
+store *store_open(const char *path, int synchronous, char **err);
+void store_close(store **st);
+/* The last failure, for people ("disk I/O error"). */
+const char *store_errmsg(const store *st);
+
+/* Batches. store_commit returns -1 when the batch could not be made
+ * durable; it is then rolled back and nothing of it remains. */
+int store_begin(store *st);
+int store_commit(store *st);
+void store_rollback(store *st);
+/* Within a batch: mark before a request, unmark when it succeeded, undo
+ * when it failed (everything since the mark is gone, the batch goes on). */
+int store_mark(store *st);
+void store_unmark(store *st);
+void store_undo(store *st);
+
+/* ---- tickets ---------------------------------------------------------- */
+
+/* Insert a new ticket: assigns t->id and t->no ("YYYYMMDD-NNNNNN" from the
+ * local date yyyymmdd and that day's sequence). Writes the co list too. */
+int store_ticket_insert(store *st, ticket *t, const char yyyymmdd[9]);
+/* Rewrite every mutable field of the ticket t->id. */
+int store_ticket_update(store *st, const ticket *t);
+/* Replace the co units of ticket t->id with t->co (the queryable copy). */
+int store_ticket_set_co(store *st, const ticket *t);
+/* Load by id or by number into *out (cleared first). STORE_NONE if absent. */
+int store_ticket_get(store *st, int64_t id, ticket *out);
+int store_ticket_by_no(store *st, const char *no, ticket *out);
+/* The newest open ticket with this phone, category and cell (NULL cell
+ * matches a ticket without cell) created at or after since. */
+int store_ticket_find_repeat(store *st, const char *phone, const char *category,
+                             const char *cell, hl_ms since, int64_t *id);
+
+/* A list query; unset filters are NULL / 0. */
+typedef struct store_filter {
+    unsigned statuses;  /* TS_BIT set, 0 = any */
+    const char *lead;   /* lead = unit */
+    const char *member; /* lead = unit or unit among the co units */
+    const char *phone;  /* caller phone */
+    int overdue;        /* dispatched or accepted with finish_due < now */
+    hl_ms now;
+    int yellow, red;    /* flag counters > 0 */
+    int64_t before;     /* id < before; 0 = no bound */
+    int limit;
+} store_filter;
+typedef void (*store_ticket_cb)(const ticket *t, void *arg);
+/* Tickets matching f, newest (highest id) first, at most f->limit. */
+int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void *arg);
+
+/* ---- dispatches (one row per assignment to a lead) -------------------- */
+
+typedef struct store_dispatch {
+    int64_t ticket_id;
+    const char *unit;
+    hl_ms dispatched_at, sign_due, finish_due;
+} store_dispatch;
+int store_dispatch_open(store *st, const store_dispatch *d, int64_t *id);
+/* End a dispatch: reason is returned, redispatched, cancelled, merged,
+ * reopened or closed. */
+int store_dispatch_end(store *st, int64_t id, hl_ms at, const char *reason);
+int store_dispatch_signed(store *st, int64_t id, hl_ms at);
+int store_dispatch_resolved(store *st, int64_t id, hl_ms at);
+/* Record the callback result (satisfied, basic, unsatisfied). */
+int store_dispatch_callback(store *st, int64_t id, const char *result);
+
+/* ---- the event log (append-only) -------------------------------------- */
+
+typedef struct store_event {
+    int64_t seq;        /* must be store_event_next_seq() */
+    int64_t ticket_id;  /* 0 when not about a ticket */
+    hl_ms time;
+    const char *kind;
+    const char *topic;
+    const char *actor;
+    const char *from, *to; /* statuses or NULL */
+    const char *unit;   /* or NULL */
+    const char *note;   /* or NULL */
+    const char *json;   /* the published message */
+} store_event;
+/* The seq the next appended event gets. */
+int64_t store_event_next_seq(const store *st);
+int store_event_append(store *st, const store_event *ev);
+/* Events with seq > after, in seq order, at most limit; each as its topic
+ * and published JSON. */
+typedef void (*store_event_cb)(int64_t seq, const char *topic, const char *json, void *arg);
+int store_events_after(store *st, int64_t after, int limit, store_event_cb cb, void *arg);
+/* A ticket's history, in seq order. */
+typedef void (*store_history_cb)(const store_event *ev, void *arg);
+int store_ticket_history(store *st, int64_t ticket_id, store_history_cb cb, void *arg);
+
+/* ---- units' feeds ------------------------------------------------------ */
+
+int store_feed_add(store *st, const char *unit, const char *kind, int64_t ticket_id, hl_ms at,
+                   int64_t *seq);
+/* Items of unit with seq > after, in seq order, at most limit. */
+typedef void (*store_feed_cb)(int64_t seq, const char *kind, int64_t ticket_id, void *arg);
+int store_feed_after(store *st, const char *unit, int64_t after, int limit, store_feed_cb cb,
+                     void *arg);
+
+/* ---- idempotency keys --------------------------------------------------- */
+
+/* The stored op and result (caller frees both); STORE_NONE if unknown. */
+int store_idem_get(store *st, const char *key, char **op, char **result);
+int store_idem_put(store *st, const char *key, const char *op, const char *result, hl_ms at);
+/* Forget keys created before `before`; *n = how many. */
+int store_idem_purge(store *st, hl_ms before, int64_t *n);
+
+/* ---- alerts ------------------------------------------------------------- */
+
+/* Alerts newest first (id < before when before > 0), optionally of one
+ * unit and level; each as its alert id and published JSON. */
+typedef void (*store_alert_cb)(int64_t id, const char *json, void *arg);
+int store_alerts_list(store *st, const char *unit, const char *level, int64_t before, int limit,
+                      store_alert_cb cb, void *arg);
+
+#endif

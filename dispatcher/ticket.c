@@ -1,0 +1,175 @@
+/* ticket.c — the ticket record: status names, owned-string helpers and the
+ * wire ticket object (the only place it is built). Knows nothing of SQL,
+ * sockets or who may do what. */
+#include "ticket.h"
+
+#include "hotline/proto.h"
+#include "hotline/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_status[TS__COUNT] = {"triage", "dispatched", "accepted", "resolved",
+                                                "closed", "merged",     "cancelled"};
+static const char *const s_ext[] = {"none", "pending", "approved", "denied"};
+
+const char *ticket_status_name(ticket_status s)
+{
+    return (unsigned)s < TS__COUNT ? s_status[s] : "?";
+}
+
+int ticket_status_parse(const char *s)
+{
+    for (int i = 0; s && i < TS__COUNT; i++)
+        if (strcmp(s, s_status[i]) == 0) return i;
+    return -1;
+}
+
+int ticket_status_open(ticket_status s)
+{
+    return (TS_OPEN_SET & TS_BIT(s)) != 0;
+}
+
+const char *ticket_ext_state_name(ticket_ext_state s)
+{
+    return (unsigned)s < HL_ARRAY_LEN(s_ext) ? s_ext[s] : "none";
+}
+
+int ticket_ext_state_parse(const char *s)
+{
+    for (int i = 0; s && i < (int)HL_ARRAY_LEN(s_ext); i++)
+        if (strcmp(s, s_ext[i]) == 0) return i;
+    return TEXT_NONE;
+}
+
+void ticket_set(char **field, const char *s)
+{
+    char *old = *field;
+    *field = s && *s ? hl_strdup(s) : NULL;
+    free(old);
+}
+
+void ticket_set_co(ticket *t, char *const *ids, int n)
+{
+    char **co = n > 0 ? hl_calloc((size_t)n, sizeof(char *)) : NULL;
+    for (int i = 0; i < n; i++) co[i] = hl_strdup(ids[i]);
+    for (int i = 0; i < t->nco; i++) free(t->co[i]);
+    free(t->co);
+    t->co = co;
+    t->nco = n;
+}
+
+int ticket_has_co(const ticket *t, const char *unit)
+{
+    for (int i = 0; unit && i < t->nco; i++)
+        if (strcmp(t->co[i], unit) == 0) return 1;
+    return 0;
+}
+
+void ticket_clear(ticket *t)
+{
+    char **strs[] = {&t->category,    &t->title,        &t->description, &t->caller_name,
+                     &t->caller_phone, &t->cell,        &t->address,     &t->town,
+                     &t->lead,        &t->escalated_to, &t->ext_reason,  &t->result,
+                     &t->satisfaction, &t->merged_into, &t->return_reason};
+    for (size_t i = 0; i < HL_ARRAY_LEN(strs); i++) free(*strs[i]);
+    for (int i = 0; i < t->nco; i++) free(t->co[i]);
+    free(t->co);
+    memset(t, 0, sizeof *t);
+}
+
+cJSON *ticket_json(const ticket *t, const hl_config *cfg)
+{
+    cJSON *o = cJSON_CreateObject();
+    hl_json_add_int(o, "id", t->id);
+    cJSON_AddStringToObject(o, "no", t->no);
+    cJSON_AddStringToObject(o, "status", ticket_status_name(t->status));
+    hl_json_add_str(o, "category", t->category);
+    int cat = hl_config_category(cfg, t->category);
+    hl_json_add_str(o, "category_name", cat >= 0 ? cfg->categories[cat].name : NULL);
+    cJSON_AddStringToObject(o, "urgency", hl_urgency_name(t->urgency));
+    cJSON_AddStringToObject(o, "channel", hl_channel_name(t->channel));
+    hl_json_add_str(o, "title", t->title);
+    hl_json_add_str(o, "description", t->description);
+    cJSON *caller = cJSON_AddObjectToObject(o, "caller");
+    hl_json_add_str(caller, "name", t->caller_name);
+    hl_json_add_str(caller, "phone", t->caller_phone);
+    cJSON *loc = cJSON_AddObjectToObject(o, "location");
+    hl_json_add_str(loc, "cell", t->cell);
+    if (t->has_point) {
+        cJSON_AddNumberToObject(loc, "lat", t->lat);
+        cJSON_AddNumberToObject(loc, "lon", t->lon);
+    } else {
+        cJSON_AddNullToObject(loc, "lat");
+        cJSON_AddNullToObject(loc, "lon");
+    }
+    hl_json_add_str(loc, "address", t->address);
+    hl_json_add_str(loc, "town", t->town);
+    hl_json_add_str(o, "lead", t->lead);
+    cJSON *co = cJSON_AddArrayToObject(o, "co");
+    for (int i = 0; i < t->nco; i++) cJSON_AddItemToArray(co, cJSON_CreateString(t->co[i]));
+    hl_json_add_str(o, "escalated_to", t->escalated_to);
+    hl_json_add_time(o, "created_at", t->created_at);
+    hl_json_add_time(o, "dispatched_at", t->dispatched_at);
+    hl_json_add_time(o, "signed_at", t->signed_at);
+    hl_json_add_time(o, "resolved_at", t->resolved_at);
+    hl_json_add_time(o, "closed_at", t->closed_at);
+    hl_json_add_time(o, "sign_due", t->sign_due);
+    hl_json_add_time(o, "finish_due", t->finish_due);
+    cJSON *flags = cJSON_AddObjectToObject(o, "flags");
+    hl_json_add_int(flags, "yellow", t->yellow);
+    hl_json_add_int(flags, "red", t->red);
+    hl_json_add_int(o, "repeat_calls", t->repeat_calls);
+    hl_json_add_int(o, "reopen_count", t->reopen_count);
+    hl_json_add_int(o, "supervise_count", t->supervise_count);
+    if (t->ext_state == TEXT_NONE) {
+        cJSON_AddNullToObject(o, "extension");
+    } else {
+        cJSON *ext = cJSON_AddObjectToObject(o, "extension");
+        hl_json_add_time(ext, "until", t->ext_until);
+        hl_json_add_str(ext, "reason", t->ext_reason);
+        cJSON_AddStringToObject(ext, "state", ticket_ext_state_name(t->ext_state));
+    }
+    hl_json_add_str(o, "result", t->result);
+    hl_json_add_str(o, "satisfaction", t->satisfaction);
+    hl_json_add_str(o, "merged_into", t->merged_into);
+    hl_json_add_str(o, "return_reason", t->return_reason);
+    return o;
+}
+
+cJSON *ticket_json_brief(const ticket *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    hl_json_add_int(o, "id", t->id);
+    cJSON_AddStringToObject(o, "no", t->no);
+    cJSON_AddStringToObject(o, "status", ticket_status_name(t->status));
+    hl_json_add_str(o, "lead", t->lead);
+    hl_json_add_str(o, "category", t->category);
+    cJSON_AddStringToObject(o, "urgency", hl_urgency_name(t->urgency));
+    return o;
+}
+
+char *ticket_co_text(const ticket *t)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < t->nco; i++) cJSON_AddItemToArray(a, cJSON_CreateString(t->co[i]));
+    char *s = hl_json_print(a);
+    cJSON_Delete(a);
+    return s;
+}
+
+void ticket_co_from_text(ticket *t, const char *text)
+{
+    ticket_set_co(t, NULL, 0);
+    cJSON *a = text ? cJSON_Parse(text) : NULL;
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+    if (n > 0) {
+        t->co = hl_calloc((size_t)n, sizeof(char *));
+        const cJSON *it;
+        cJSON_ArrayForEach(it, a)
+        {
+            if (cJSON_IsString(it)) t->co[t->nco++] = hl_strdup(it->valuestring);
+        }
+    }
+    cJSON_Delete(a);
+}
