@@ -169,7 +169,7 @@ check-config: all
 	bin/hotline-dispatcher -c config/zhucheng.json --check
 
 demo: all
-	@tests/demo.sh
+	@clients/demo.sh
 
 clean:
 	rm -rf build bin lib tests/out
