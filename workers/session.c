@@ -1,0 +1,474 @@
+/* session.c — the worker's link: one DEALER per connection attempt, hello,
+ * pings, the outstanding-request table, link-down detection and reconnection
+ * with backoff. Owns its sockets and timers; knows nothing of tickets.
+ *
+ * A connection is abandoned, never reused, once it is suspect: ZeroMQ would
+ * reconnect a DEALER by itself, but the dispatcher keys sessions by
+ * connection, so a silently reconnected socket would carry requests into a
+ * connection that never said hello. A socket monitor reports a dropped
+ * connection at once; three heartbeats without any reply catch the rest. */
+#include "session.h"
+
+#include "hotline/map.h"
+#include "hotline/timefmt.h"
+#include "hotline/util.h"
+#include "hotline/zloop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define SESS_BACKOFF_MIN 1000
+#define SESS_BACKOFF_MAX 32000
+#define SESS_HB_DEFAULT 5000
+#define SESS_RECV_BATCH 256
+
+typedef enum { ST_IDLE, ST_HELLO, ST_UP } sess_state;
+
+typedef struct sess_req {
+    sess_reply_fn fn;
+    void *arg;
+    int64_t tag;
+} sess_req;
+
+/* One connection attempt: the DEALER, its monitor and their watches. */
+typedef struct sess_conn {
+    void *sock;
+    void *mon;
+    hl_zwatch *wsock;
+    hl_zwatch *wmon;
+} sess_conn;
+
+struct sess {
+    uv_loop_t *loop;
+    void *zctx;
+    char *endpoint;
+    char *unit;
+    char *client;
+    sess_hooks hooks;
+    void *arg;
+
+    sess_state state;
+    sess_conn cur;
+    sess_conn old[4]; /* retired, closed from the reaper (not inside their callbacks) */
+    int nold;
+    uv_timer_t timer; /* backoff wait, hello timeout or heartbeat tick */
+    uv_timer_t reaper;
+    int handles_open;
+    int destroyed;
+
+    hl_map *reqs; /* id -> sess_req* */
+    uint64_t next_id;
+    unsigned conn_gen;
+    int64_t hb_ms;
+    int64_t backoff_ms;
+    int64_t last_rx;     /* monotonic ms of the last message received */
+    int64_t next_attempt;
+    char down_why[160];
+};
+
+static void s_attempt(sess *s);
+static void s_go_down(sess *s, const char *why);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void s_conn_close(sess_conn *c)
+{
+    hl_zwatch_destroy(&c->wsock);
+    hl_zwatch_destroy(&c->wmon);
+    if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->sock);
+    }
+    if (c->mon) zmq_close(c->mon);
+    memset(c, 0, sizeof *c);
+}
+
+static void s_reap_cb(uv_timer_t *t)
+{
+    sess *s = t->data;
+    for (int i = 0; i < s->nold; i++) s_conn_close(&s->old[i]);
+    s->nold = 0;
+}
+
+/* Retire the current connection: it stops being read now and is closed on
+ * the next loop turn, outside whatever callback we are in. */
+static void s_retire(sess *s)
+{
+    if (!s->cur.sock) return;
+    if (s->nold == (int)HL_ARRAY_LEN(s->old)) s_reap_cb(&s->reaper);
+    s->old[s->nold++] = s->cur;
+    memset(&s->cur, 0, sizeof s->cur);
+    uv_timer_start(&s->reaper, s_reap_cb, 0, 0);
+}
+
+/* Fail every outstanding request (their owners see NULL). */
+static void s_fail_all(sess *s)
+{
+    size_t n = hl_map_size(s->reqs);
+    if (!n) return;
+    sess_req **all = hl_malloc(n * sizeof *all);
+    size_t pos = 0, k = 0;
+    const void *key;
+    size_t klen;
+    void *val;
+    while (k < n && hl_map_next(s->reqs, &pos, &key, &klen, &val)) all[k++] = val;
+    hl_map_destroy(&s->reqs);
+    s->reqs = hl_map_new();
+    for (size_t i = 0; i < k; i++) {
+        if (!s->destroyed) all[i]->fn(s, NULL, all[i]->arg, all[i]->tag);
+        free(all[i]);
+    }
+    free(all);
+}
+
+static void s_timer_cb(uv_timer_t *t);
+
+static void s_schedule_attempt(sess *s)
+{
+    s->state = ST_IDLE;
+    s->next_attempt = hl_mono_ms() + s->backoff_ms;
+    uv_timer_start(&s->timer, s_timer_cb, (uint64_t)s->backoff_ms, 0);
+    s->backoff_ms *= 2;
+    if (s->backoff_ms > SESS_BACKOFF_MAX) s->backoff_ms = SESS_BACKOFF_MAX;
+}
+
+static void s_go_down(sess *s, const char *why)
+{
+    if (s->state == ST_IDLE) return;
+    int was_up = s->state == ST_UP;
+    hl_strlcpy(s->down_why, why, sizeof s->down_why);
+    s_retire(s);
+    s_schedule_attempt(s);
+    if (was_up)
+        hl_warn("link to %s down: %s; reconnecting in %lld s", s->endpoint, why,
+                (long long)((s->next_attempt - hl_mono_ms() + 999) / 1000));
+    else
+        hl_info("no answer from %s (%s); next attempt in %lld s", s->endpoint, why,
+                (long long)((s->next_attempt - hl_mono_ms() + 999) / 1000));
+    s_fail_all(s);
+    if (!s->destroyed && s->hooks.down) s->hooks.down(s, why, s->arg);
+}
+
+static int s_send(sess *s, const char *text)
+{
+    size_t len = strlen(text);
+    int rc = zmq_send(s->cur.sock, text, len, ZMQ_DONTWAIT);
+    hl_zwatch_recheck(s->cur.wsock);
+    if (rc != (int)len) {
+        if (errno != EAGAIN) hl_warn("send to %s failed: %s", s->endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int s_request_raw(sess *s, const char *op, cJSON *args, const char *idem, sess_reply_fn fn,
+                         void *arg, int64_t tag)
+{
+    if (!s->cur.sock) {
+        cJSON_Delete(args);
+        return -1;
+    }
+    char id[32];
+    snprintf(id, sizeof id, "w%u.%llu", s->conn_gen, (unsigned long long)++s->next_id);
+    if (!args) args = cJSON_CreateObject();
+    if (idem) cJSON_AddStringToObject(args, "idem", idem);
+    char *text = hl_request_build(id, op, args);
+    int rc = s_send(s, text);
+    free(text);
+    if (rc != 0) return -1;
+    sess_req *r = hl_malloc(sizeof *r);
+    r->fn = fn;
+    r->arg = arg;
+    r->tag = tag;
+    hl_map_puts(s->reqs, id, r);
+    return 0;
+}
+
+/* ---- replies and pushes --------------------------------------------------- */
+
+static void s_on_ping(sess *s, const hl_reply *rep, void *arg, int64_t tag)
+{
+    (void)arg;
+    (void)tag;
+    /* A ping refused means this connection has no session at the dispatcher
+     * (it restarted and ZeroMQ reconnected underneath): start over. */
+    if (rep && !rep->ok) s_go_down(s, "the dispatcher no longer knows this session");
+}
+
+static void s_on_hello(sess *s, const hl_reply *rep, void *arg, int64_t tag)
+{
+    (void)arg;
+    (void)tag;
+    if (!rep) return; /* the link went down first; an attempt is scheduled */
+    if (!rep->ok) {
+        hl_error("the dispatcher refused hello as a worker of %s: %s: %s", s->unit, rep->code,
+                 rep->message);
+        char code[32], msg[256];
+        hl_strlcpy(code, rep->code, sizeof code);
+        hl_strlcpy(msg, rep->message, sizeof msg);
+        s_go_down(s, "hello refused");
+        if (!s->destroyed && s->hooks.refused) s->hooks.refused(s, code, msg, s->arg);
+        return;
+    }
+    int64_t hb = 0;
+    if (hl_json_int(rep->root, "heartbeat_ms", &hb) != 0 || hb < 50) hb = SESS_HB_DEFAULT;
+    s->hb_ms = hb;
+    s->state = ST_UP;
+    s->backoff_ms = SESS_BACKOFF_MIN;
+    s->next_attempt = 0;
+    s->last_rx = hl_mono_ms();
+    uv_timer_start(&s->timer, s_timer_cb, (uint64_t)s->hb_ms, (uint64_t)s->hb_ms);
+    hl_info("connected to %s as a worker of %s (heartbeat %lld ms)", s->endpoint, s->unit,
+            (long long)s->hb_ms);
+    if (s->hooks.up) s->hooks.up(s, s->arg);
+}
+
+static void s_handle(sess *s, const void *data, size_t len)
+{
+    hl_reply rep;
+    if (hl_reply_parse(data, len, &rep) != 0) {
+        hl_warn("ignoring a message from %s that is not a protocol reply (%zu bytes)",
+                s->endpoint, len);
+        return;
+    }
+    if (rep.push) {
+        if (s->state == ST_UP && s->hooks.push) s->hooks.push(s, &rep, s->arg);
+    } else if (!rep.re) {
+        hl_warn("dispatcher reply without a request id: %s: %s", rep.ok ? "ok" : rep.code,
+                rep.ok ? "" : rep.message);
+    } else {
+        sess_req *r = hl_map_del(s->reqs, rep.re, strlen(rep.re));
+        if (!r) {
+            hl_debug("reply to an unknown request %s ignored", rep.re);
+        } else {
+            r->fn(s, &rep, r->arg, r->tag);
+            free(r);
+        }
+    }
+    hl_reply_free(&rep);
+}
+
+static void s_sock_cb(hl_zwatch *w, void *sock, void *arg)
+{
+    (void)w;
+    sess *s = arg;
+    for (int i = 0; i < SESS_RECV_BATCH && s->cur.sock == sock; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        s->last_rx = hl_mono_ms();
+        int more = zmq_msg_more(&m);
+        s_handle(s, zmq_msg_data(&m), zmq_msg_size(&m));
+        zmq_msg_close(&m);
+        /* one frame per message: drain and ignore any extra frames */
+        while (more && s->cur.sock == sock) {
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+    }
+}
+
+static void s_mon_cb(hl_zwatch *w, void *sock, void *arg)
+{
+    (void)w;
+    sess *s = arg;
+    for (int i = 0; i < 16 && s->cur.mon == sock; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&m) >= 2) memcpy(&event, zmq_msg_data(&m), 2);
+        int more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* the endpoint frame */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) more = 0;
+            else more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            s_go_down(s, "the dispatcher closed the connection");
+            break;
+        }
+    }
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+static void s_timer_cb(uv_timer_t *t)
+{
+    sess *s = t->data;
+    switch (s->state) {
+    case ST_IDLE: s_attempt(s); break;
+    case ST_HELLO: s_go_down(s, "no reply to hello"); break;
+    case ST_UP:
+        if (hl_mono_ms() - s->last_rx >= 3 * s->hb_ms) {
+            s_go_down(s, "no reply for three heartbeats");
+            break;
+        }
+        if (s_request_raw(s, "ping", NULL, NULL, s_on_ping, NULL, 0) != 0)
+            hl_debug("ping not sent (socket busy)");
+        break;
+    }
+}
+
+/* ---- connection attempts ----------------------------------------------------- */
+
+static void s_attempt(sess *s)
+{
+    sess_conn c = {0};
+    c.sock = zmq_socket(s->zctx, ZMQ_DEALER);
+    if (!c.sock) hl_fatal("cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
+    int linger = 0;
+    zmq_setsockopt(c.sock, ZMQ_LINGER, &linger, sizeof linger);
+    char monep[96];
+    snprintf(monep, sizeof monep, "inproc://hotline-worker-mon-%p-%u", (void *)s, ++s->conn_gen);
+    if (zmq_socket_monitor(c.sock, monep, ZMQ_EVENT_DISCONNECTED) == 0) {
+        c.mon = zmq_socket(s->zctx, ZMQ_PAIR);
+        if (c.mon && zmq_connect(c.mon, monep) != 0) {
+            zmq_close(c.mon);
+            c.mon = NULL;
+        }
+    }
+    if (zmq_connect(c.sock, s->endpoint) != 0)
+        hl_fatal("cannot connect to %s: %s (give --connect tcp://HOST:PORT)", s->endpoint,
+                 zmq_strerror(errno));
+    c.wsock = hl_zwatch_new(s->loop, c.sock, s_sock_cb, s);
+    if (c.mon) c.wmon = hl_zwatch_new(s->loop, c.mon, s_mon_cb, s);
+    if (!c.wsock) hl_fatal("cannot watch the ZeroMQ socket");
+    s->cur = c;
+    s->state = ST_HELLO;
+    s->next_attempt = 0;
+    s->last_rx = hl_mono_ms();
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "role", "worker");
+    cJSON_AddStringToObject(args, "unit", s->unit);
+    cJSON_AddStringToObject(args, "client", s->client);
+    if (s_request_raw(s, "hello", args, NULL, s_on_hello, NULL, 0) != 0) {
+        s_go_down(s, "could not send hello");
+        return;
+    }
+    uv_timer_start(&s->timer, s_timer_cb, (uint64_t)(3 * s->hb_ms), 0);
+}
+
+/* ---- public ------------------------------------------------------------------ */
+
+sess *sess_new(uv_loop_t *loop, void *zctx, const char *endpoint, const char *unit,
+               const char *client, const sess_hooks *hooks, void *arg)
+{
+    sess *s = hl_calloc(1, sizeof *s);
+    s->loop = loop;
+    s->zctx = zctx;
+    s->endpoint = hl_strdup(endpoint);
+    s->unit = hl_strdup(unit);
+    s->client = hl_strdup(client ? client : "hotline-worker");
+    if (hooks) s->hooks = *hooks;
+    s->arg = arg;
+    s->reqs = hl_map_new();
+    s->hb_ms = SESS_HB_DEFAULT;
+    s->backoff_ms = SESS_BACKOFF_MIN;
+    s->state = ST_IDLE;
+    uv_timer_init(loop, &s->timer);
+    uv_timer_init(loop, &s->reaper);
+    s->timer.data = s;
+    s->reaper.data = s;
+    s->handles_open = 2;
+    return s;
+}
+
+void sess_start(sess *s)
+{
+    if (s->state == ST_IDLE) s_attempt(s);
+}
+
+void sess_kick(sess *s)
+{
+    if (s->state == ST_IDLE) {
+        uv_timer_stop(&s->timer);
+        s_attempt(s);
+    }
+}
+
+static void s_closed(uv_handle_t *h)
+{
+    sess *s = h->data;
+    if (--s->handles_open == 0) {
+        free(s->endpoint);
+        free(s->unit);
+        free(s->client);
+        free(s);
+    }
+}
+
+void sess_destroy(sess **sp)
+{
+    sess *s = *sp;
+    if (!s) return;
+    *sp = NULL;
+    s->destroyed = 1;
+    s_retire(s);
+    s_reap_cb(&s->reaper);
+    s_fail_all(s); /* frees the records; callbacks are not called once destroyed */
+    hl_map_destroy(&s->reqs);
+    uv_close((uv_handle_t *)&s->timer, s_closed);
+    uv_close((uv_handle_t *)&s->reaper, s_closed);
+}
+
+int sess_is_up(const sess *s)
+{
+    return s && s->state == ST_UP;
+}
+
+int64_t sess_heartbeat_ms(const sess *s)
+{
+    return s->hb_ms;
+}
+
+int64_t sess_next_attempt(const sess *s)
+{
+    return s->state == ST_IDLE ? s->next_attempt : 0;
+}
+
+int sess_connecting(const sess *s)
+{
+    return s && s->state == ST_HELLO;
+}
+
+size_t sess_outstanding(const sess *s)
+{
+    return hl_map_size(s->reqs);
+}
+
+void sess_drop(sess *s, const char *why)
+{
+    s_go_down(s, why);
+}
+
+const char *sess_endpoint(const sess *s)
+{
+    return s->endpoint;
+}
+
+int sess_request(sess *s, const char *op, cJSON *args, const char *idem, sess_reply_fn fn,
+                 void *arg, int64_t tag)
+{
+    if (s->state != ST_UP) {
+        cJSON_Delete(args);
+        return -1;
+    }
+    return s_request_raw(s, op, args, idem, fn, arg, tag);
+}

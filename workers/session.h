@@ -1,0 +1,65 @@
+/* session.h — the worker's link to the dispatcher: a DEALER socket in the
+ * libuv loop, hello as a worker of the unit, pings every heartbeat, link-down
+ * detection (three heartbeats without a reply, or the connection dropping),
+ * and reconnection with backoff (1 s doubling to 32 s) on a new socket.
+ * Keeps the table of outstanding requests: every request sent gets exactly
+ * one callback, with its reply or with NULL when the link went down first. */
+#ifndef HOTLINE_WORKER_SESSION_H
+#define HOTLINE_WORKER_SESSION_H
+
+#include "hotline/proto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct sess sess;
+
+/* rep is NULL when the link went down before the reply came. */
+typedef void (*sess_reply_fn)(sess *s, const hl_reply *rep, void *arg, int64_t tag);
+
+typedef struct sess_hooks {
+    /* hello accepted: requests may be sent */
+    void (*up)(sess *s, void *arg);
+    /* the link is down (why says how); outstanding requests have had their
+     * callbacks; a reconnection is scheduled */
+    void (*down)(sess *s, const char *why, void *arg);
+    /* an unsolicited push from the dispatcher */
+    void (*push)(sess *s, const hl_reply *rep, void *arg);
+    /* hello refused (unknown unit, say): the owner decides whether to go on */
+    void (*refused)(sess *s, const char *code, const char *message, void *arg);
+} sess_hooks;
+
+/* A session for unit, connecting to endpoint; zctx is the caller's ZeroMQ
+ * context. Nothing happens until sess_start. */
+sess *sess_new(uv_loop_t *loop, void *zctx, const char *endpoint, const char *unit,
+               const char *client, const sess_hooks *hooks, void *arg);
+/* Connect now. */
+void sess_start(sess *s);
+/* Stop: close the socket and timers (through uv_close; the loop must run
+ * for them to finish) without calling any callback; nulls *s. */
+void sess_destroy(sess **s);
+
+/* 1 when hello has been accepted and the link is not known to be down. */
+int sess_is_up(const sess *s);
+/* The dispatcher's heartbeat interval (from hello; 5 s until known). */
+int64_t sess_heartbeat_ms(const sess *s);
+/* When down: the monotonic time of the next attempt (0 while connecting). */
+int64_t sess_next_attempt(const sess *s);
+/* 1 while a connection attempt waits for the hello reply. */
+int sess_connecting(const sess *s);
+/* Requests waiting for a reply. */
+size_t sess_outstanding(const sess *s);
+/* When waiting out a backoff, try now. */
+void sess_kick(sess *s);
+const char *sess_endpoint(const sess *s);
+/* Declare the link down now (the owner learned the session is gone). */
+void sess_drop(sess *s, const char *why);
+
+/* Send a request (args consumed; idem may be NULL). Returns 0 when it left:
+ * fn is then called exactly once. Returns -1 when the link is not up or the
+ * socket would block: fn is never called. */
+int sess_request(sess *s, const char *op, cJSON *args, const char *idem, sess_reply_fn fn,
+                 void *arg, int64_t tag);
+
+#endif
