@@ -18,6 +18,7 @@
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
+export TZ=Asia/Shanghai # the city's clock, as the console shows it
 
 seconds=${DEMO_SECONDS:-0}
 port=${DEMO_PORT:-7450}
@@ -80,7 +81,7 @@ trap 'stop_all' EXIT
 # setsid: a terminal's Ctrl-C reaches this script only, which then stops the
 # others in order (workers, summary, dispatcher).
 setsid "$bindir/hotline-dispatcher" -c "$config" --db "$dir/hotline.db" \
-    --front "$front" --events "$events" 2>"$dir/dispatcher.log" &
+    --front "$front" --events "$events" >"$dir/dispatcher.log" 2>&1 &
 disp_pid=$!
 ready=0
 for _ in $(seq 1 50); do
@@ -98,7 +99,7 @@ fi
 # The SLA of the demo config: sign within 20 s, finish within 60 s (yellow at
 # 80 %). Fast units stay green; slow ones earn yellow and red flags; the
 # second station of 贾悦镇 has no worker, so its tickets escalate tier by tier.
-fast="sign=3s,finish=15s,return=0.03"
+fast="sign=2s,finish=10s,return=0.03"
 slow="sign=17s,finish=50s,return=0.05"
 late="sign=25s,finish=45s"
 workers=(
