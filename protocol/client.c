@@ -205,6 +205,7 @@ int hl_client_call(hl_client *c, const char *op, cJSON *args, const char *idem, 
     for (int attempt = 1; attempt <= c->tries; attempt++) {
         if (attempt > 1) s_backoff(attempt - 1);
         if (!c->sock && s_open(c) < 0) continue;
+        int fresh = 0;
         if (!c->said_hello && strcmp(op, "hello") != 0) {
             int h = s_hello(c, rep);
             if (h == 1) {
@@ -215,8 +216,27 @@ int hl_client_call(hl_client *c, const char *op, cJSON *args, const char *idem, 
                 s_close(c);
                 continue;
             }
+            fresh = 1;
         }
         if (s_exchange(c, text, id, rep) == 0) {
+            if (!fresh && !rep->ok && rep->err == HL_E_FORBIDDEN && strcmp(op, "hello") != 0) {
+                /* ZeroMQ reconnects under us: a dispatcher that restarted
+                 * knows no hello from this connection. Say it again and ask
+                 * once more; a second refusal is the real answer. */
+                hl_reply_free(rep);
+                c->said_hello = 0;
+                cJSON_Delete(c->hello);
+                c->hello = NULL;
+                int h = s_hello(c, rep);
+                if (h == 1) {
+                    rc = 0;
+                    break;
+                }
+                if (h < 0 || s_exchange(c, text, id, rep) != 0) {
+                    s_close(c);
+                    continue;
+                }
+            }
             rc = 0;
             break;
         }
