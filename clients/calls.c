@@ -12,10 +12,9 @@
 #include <unistd.h>
 
 static const cli_optspec s_call_opts[] = {
-    {"category", 1}, {"desc", 1},    {"description", 1}, {"title", 1},
-    {"phone", 1},    {"name", 1},    {"cell", 1},        {"lat", 1},
-    {"lon", 1},      {"address", 1}, {"urgency", 1},     {"channel", 1},
-    {"interactive", 0}, {NULL, 0}};
+    {"category", 1}, {"desc", 1},    {"description", 1}, {"title", 1}, {"phone", 1},
+    {"name", 1},     {"cell", 1},    {"lat", 1},         {"lon", 1},   {"address", 1},
+    {"urgency", 1},  {"channel", 1}, {"interactive", 0}, {NULL, 0}};
 
 typedef struct call_in {
     const char *category, *desc, *title, *phone, *name, *cell, *address, *urgency, *channel;
@@ -70,7 +69,8 @@ static const char *s_ask(prompter *p, const char *question)
                      p->line[n - 1] == '\t'))
         p->line[--n] = '\0';
     char *s = p->line;
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     return s;
 }
 
@@ -121,15 +121,15 @@ static int s_interactive(cli *c, call_in *in, char **keep, int *nkeep)
     if (!in->title && (s = s_ask(&p, "标题（可空）: ")) && *s) in->title = KEEP(s);
     if (!in->phone && (s = s_ask(&p, "来电号码（可空）: ")) && *s) in->phone = KEEP(s);
     if (!in->name && (s = s_ask(&p, "来电人姓名（可空）: ")) && *s) in->name = KEEP(s);
-    if (!in->cell && !in->has_ll && (s = s_ask(&p, "网格编号（可空）: ")) && *s)
-        in->cell = KEEP(s);
+    if (!in->cell && !in->has_ll && (s = s_ask(&p, "网格编号（可空）: ")) && *s) in->cell = KEEP(s);
     while (!in->cell && !in->has_ll && (s = s_ask(&p, "经纬度 纬度,经度（可空）: ")) && *s) {
         char *comma = strpbrk(s, ",， ");
         char lat[64] = "", lon[64] = "";
         if (comma) {
             snprintf(lat, sizeof lat, "%.*s", (int)(comma - s), s);
             const char *rest = comma + ((unsigned char)*comma >= 0x80 ? 3 : 1);
-            while (*rest == ' ') rest++;
+            while (*rest == ' ')
+                rest++;
             snprintf(lon, sizeof lon, "%s", rest);
         }
         if (comma && s_number(lat, -90, 90, &in->lat) == 0 &&
@@ -248,8 +248,7 @@ int cmd_call(cli *c, int argc, char **argv)
         if (s_number(lat, -90, 90, &in.lat) != 0)
             return cli_usage("call", "--lat must be a latitude from -90 to 90, not \"%s\"", lat);
         if (s_number(lon, -180, 180, &in.lon) != 0)
-            return cli_usage("call", "--lon must be a longitude from -180 to 180, not \"%s\"",
-                             lon);
+            return cli_usage("call", "--lon must be a longitude from -180 to 180, not \"%s\"", lon);
         in.has_ll = 1;
     }
     static const char *const urg[] = {"normal", "urgent", "critical", NULL};
@@ -329,7 +328,8 @@ int cmd_call(cli *c, int argc, char **argv)
     }
     hl_reply_free(&r);
 out:
-    for (int i = 0; i < nkeep; i++) free(keep[i]);
+    for (int i = 0; i < nkeep; i++)
+        free(keep[i]);
     return rc;
 }
 

@@ -26,8 +26,8 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (cmd)
-        fprintf(stderr, "hotline %s: %s\n(run hotline --help for the commands and options)\n",
-                cmd, msg);
+        fprintf(stderr, "hotline %s: %s\n(run hotline --help for the commands and options)\n", cmd,
+                msg);
     else
         fprintf(stderr, "hotline: %s\n(run hotline --help for the commands and options)\n", msg);
     return CLI_USAGE;
@@ -45,8 +45,7 @@ int cli_args_parse(cli_args *a, const char *cmd, int argc, char **argv, const cl
             continue;
         }
         if (ended || strncmp(w, "--", 2) != 0 || w[2] == '\0') {
-            if (a->npos >= (int)HL_ARRAY_LEN(a->pos))
-                return cli_usage(cmd, "too many arguments");
+            if (a->npos >= (int)HL_ARRAY_LEN(a->pos)) return cli_usage(cmd, "too many arguments");
             a->pos[a->npos++] = w;
             continue;
         }
@@ -54,7 +53,8 @@ int cli_args_parse(cli_args *a, const char *cmd, int argc, char **argv, const cl
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const cli_optspec *s = spec;
-        while (s && s->name && (strlen(s->name) != nlen || strncmp(s->name, name, nlen) != 0)) s++;
+        while (s && s->name && (strlen(s->name) != nlen || strncmp(s->name, name, nlen) != 0))
+            s++;
         if (!s || !s->name) return cli_usage(cmd, "unknown option --%.*s", (int)nlen, name);
         const char *val = "";
         if (s->has_arg) {
@@ -177,7 +177,7 @@ const char *cli_unit_name(cli *c, const char *id)
 
 const char *cli_unit_label(cli *c, const char *id)
 {
-    if (!id) return "—";
+    if (!id) return "-";
     const char *n = cli_unit_name(c, id);
     return n ? n : id;
 }
@@ -215,8 +215,8 @@ int cli_catalog_load(cli *c)
     size_t len;
     char *text = hl_read_file(path, &len, &err);
     if (!text) {
-        int rc = c->config_given ? cli_usage(NULL, "cannot read the config %s: %s", path, err)
-                                 : CLI_OK;
+        int rc =
+            c->config_given ? cli_usage(NULL, "cannot read the config %s: %s", path, err) : CLI_OK;
         free(err);
         return rc;
     }
@@ -301,7 +301,7 @@ typedef struct {
 
 static const char *s_lookup(const s_pair *t, const char *key)
 {
-    if (!key) return "—";
+    if (!key) return "-";
     for (; t->key; t++)
         if (strcmp(t->key, key) == 0) return t->zh;
     return key;
@@ -309,9 +309,9 @@ static const char *s_lookup(const s_pair *t, const char *key)
 
 const char *cli_status_zh(const char *status)
 {
-    static const s_pair t[] = {{"triage", "待派"},       {"dispatched", "已派单"},
-                               {"accepted", "已签收"},   {"resolved", "已办结"},
-                               {"closed", "已结案"},     {"merged", "已并单"},
+    static const s_pair t[] = {{"triage", "待派"},      {"dispatched", "已派单"},
+                               {"accepted", "已签收"},  {"resolved", "已办结"},
+                               {"closed", "已结案"},    {"merged", "已并单"},
                                {"cancelled", "已撤销"}, {NULL, NULL}};
     return s_lookup(t, status);
 }
@@ -339,20 +339,16 @@ const char *cli_kind_zh(const char *kind)
 
 const char *cli_level_zh(const char *level)
 {
-    static const s_pair t[] = {{"city", "市级"},       {"department", "部门"},
-                               {"town", "镇街"},       {"grid", "网格"},
-                               {"yellow", "黄牌"},     {"red", "红牌"},
-                               {"sign", "签收"},       {"finish", "办结"},
-                               {NULL, NULL}};
+    static const s_pair t[] = {{"city", "市级"}, {"department", "部门"}, {"town", "镇街"},
+                               {"grid", "网格"}, {"yellow", "黄牌"},     {"red", "红牌"},
+                               {"sign", "签收"}, {"finish", "办结"},     {NULL, NULL}};
     return s_lookup(t, level);
 }
 
 const char *cli_result_zh(const char *result)
 {
-    static const s_pair t[] = {{"satisfied", "满意"},
-                               {"basic", "基本满意"},
-                               {"unsatisfied", "不满意"},
-                               {NULL, NULL}};
+    static const s_pair t[] = {
+        {"satisfied", "满意"}, {"basic", "基本满意"}, {"unsatisfied", "不满意"}, {NULL, NULL}};
     return s_lookup(t, result);
 }
 
@@ -362,7 +358,7 @@ char *cli_time(const char *rfc, int full, char *buf, size_t size)
 {
     hl_ms t;
     if (!rfc || hl_time_parse(rfc, &t) != 0) {
-        snprintf(buf, size, "—");
+        snprintf(buf, size, "-");
         return buf;
     }
     time_t secs = (time_t)(t / 1000);
@@ -410,8 +406,8 @@ int cli_time_arg(const char *s, char out[32])
     char tail;
     int n = sscanf(s, "%d-%d-%d %d:%d:%d%c", &y, &mo, &d, &h, &mi, &sec, &tail);
     if (n != 3 && n != 5 && n != 6) return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        sec < 0 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+        sec > 60)
         return -1;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -499,7 +495,8 @@ int cli_table_rows(const cli_table *t)
 void cli_table_free(cli_table **tp)
 {
     cli_table *t = *tp;
-    for (int i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    for (int i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
     free(t->cells);
     free(t->colors);
     free(t->caps);
@@ -522,7 +519,8 @@ void cli_table_print(cli_table **tp, FILE *f, int color)
     hl_buf_init(&line);
     for (int r = 0; r < t->nrows; r++) {
         hl_buf_reset(&line);
-        for (int k = 0; k < t->indent; k++) hl_buf_addc(&line, ' ');
+        for (int k = 0; k < t->indent; k++)
+            hl_buf_addc(&line, ' ');
         for (int i = 0; i < t->ncols; i++) {
             const char *s = t->cells[r * t->ncols + i];
             char cell[1024];
@@ -531,7 +529,8 @@ void cli_table_print(cli_table **tp, FILE *f, int color)
                 /* move the padding to the left */
                 int cw = hl_utf8_width(s);
                 if (cw <= w[i]) {
-                    for (int k = cw; k < w[i]; k++) hl_buf_addc(&line, ' ');
+                    for (int k = cw; k < w[i]; k++)
+                        hl_buf_addc(&line, ' ');
                     hl_buf_adds(&line, s);
                 } else {
                     hl_buf_adds(&line, cell);
@@ -541,7 +540,8 @@ void cli_table_print(cli_table **tp, FILE *f, int color)
             }
             if (i < t->ncols - 1) hl_buf_adds(&line, "  ");
         }
-        while (line.len > 0 && line.data[line.len - 1] == ' ') line.data[--line.len] = '\0';
+        while (line.len > 0 && line.data[line.len - 1] == ' ')
+            line.data[--line.len] = '\0';
         if (color && t->colors[r])
             fprintf(f, "\033[%sm%s\033[0m\n", t->colors[r], line.data);
         else

@@ -21,19 +21,19 @@ enum { CLI_OK = 0, CLI_REFUSED = 1, CLI_USAGE = 2, CLI_UNREACHABLE = 3 };
 typedef struct cli {
     const char *connect;
     const char *events;
-    const char *role;      /* after defaults: "operator" or "manager" */
-    int role_given;        /* --role or HOTLINE_ROLE */
-    int json;              /* --json: print replies as they came */
-    int quiet;             /* -q: only the essential identifier(s) */
-    int color;             /* ANSI colours on stdout */
+    const char *role; /* after defaults: "operator" or "manager" */
+    int role_given;   /* --role or HOTLINE_ROLE */
+    int json;         /* --json: print replies as they came */
+    int quiet;        /* -q: only the essential identifier(s) */
+    int color;        /* ANSI colours on stdout */
     int timeout_ms;
     int tries;
-    const char *idem;      /* --idem for the (first) state-changing request */
-    const char *config;    /* --config, HOTLINE_CONFIG, or a default */
+    const char *idem;   /* --idem for the (first) state-changing request */
+    const char *config; /* --config, HOTLINE_CONFIG, or a default */
     int config_given;
     hl_client *client;
-    cJSON *catalog;        /* the parsed config file, or NULL */
-    cJSON *units;          /* the "units" array of the units op, or NULL */
+    cJSON *catalog; /* the parsed config file, or NULL */
+    cJSON *units;   /* the "units" array of the units op, or NULL */
     int units_tried;
 } cli;
 
@@ -87,7 +87,7 @@ void cli_print_raw(cli *c);
 
 /* The unit's name from the units op (fetched once), or NULL. */
 const char *cli_unit_name(cli *c, const char *id);
-/* "name" when known, else the id; "—" for NULL. */
+/* "name" when known, else the id; "-" for NULL. */
 const char *cli_unit_label(cli *c, const char *id);
 /* Load the catalogue (config file); 0, or CLI_USAGE when a config file given
  * explicitly cannot be read. Without one, runs without names. Sets TZ from
@@ -110,7 +110,7 @@ const char *cli_result_zh(const char *result);
 /* ---- times --------------------------------------------------------------- */
 
 /* An RFC 3339 time as local "YYYY-MM-DD HH:MM:SS" (full) or "MM-DD HH:MM"
- * (short), "—" for NULL or unparseable. Returns buf. */
+ * (short), "-" for NULL or unparseable. Returns buf. */
 char *cli_time(const char *rfc, int full, char *buf, size_t size);
 /* " （还有 3 分 20 秒）" or " （已超时 5 秒）" relative to now; "" for NULL. */
 char *cli_time_left(const char *rfc, char *buf, size_t size);

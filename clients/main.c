@@ -81,9 +81,9 @@ static int s_global(cli *c, int argc, char **argv, int *i, const char **timeout,
     static const struct {
         const char *name;
         int has_arg;
-    } g[] = {{"connect", 1}, {"events", 1}, {"role", 1},    {"config", 1},   {"json", 0},
-             {"quiet", 0},   {"timeout", 1}, {"retries", 1}, {"idem", 1},    {"color", 0},
-             {"no-color", 0}, {NULL, 0}};
+    } g[] = {{"connect", 1}, {"events", 1}, {"role", 1},     {"config", 1},
+             {"json", 0},    {"quiet", 0},  {"timeout", 1},  {"retries", 1},
+             {"idem", 1},    {"color", 0},  {"no-color", 0}, {NULL, 0}};
     const char *w = argv[*i];
     if (strcmp(w, "-q") == 0) {
         c->quiet = 1;
@@ -107,8 +107,12 @@ static int s_global(cli *c, int argc, char **argv, int *i, const char **timeout,
             return -1;
         }
         switch (k) {
-        case 0: c->connect = val; break;
-        case 1: c->events = val; break;
+        case 0:
+            c->connect = val;
+            break;
+        case 1:
+            c->events = val;
+            break;
         case 2:
             c->role = val;
             c->role_given = 1;
@@ -117,13 +121,27 @@ static int s_global(cli *c, int argc, char **argv, int *i, const char **timeout,
             c->config = val;
             c->config_given = 1;
             break;
-        case 4: c->json = 1; break;
-        case 5: c->quiet = 1; break;
-        case 6: *timeout = val; break;
-        case 7: *retries = val; break;
-        case 8: c->idem = val; break;
-        case 9: c->color = 1; break;
-        case 10: c->color = 0; break;
+        case 4:
+            c->json = 1;
+            break;
+        case 5:
+            c->quiet = 1;
+            break;
+        case 6:
+            *timeout = val;
+            break;
+        case 7:
+            *retries = val;
+            break;
+        case 8:
+            c->idem = val;
+            break;
+        case 9:
+            c->color = 1;
+            break;
+        case 10:
+            c->color = 0;
+            break;
         }
         return 1;
     }
@@ -189,7 +207,8 @@ int main(int argc, char **argv)
         goto out;
     }
     const command *k = s_commands;
-    while (k->name && strcmp(k->name, rest[0]) != 0) k++;
+    while (k->name && strcmp(k->name, rest[0]) != 0)
+        k++;
     if (!k->name) {
         rc = cli_usage(NULL, "unknown command \"%s\"; run hotline --help for the list", rest[0]);
         goto out;

@@ -81,7 +81,7 @@ int cmd_alerts(cli *c, int argc, char **argv)
         }
         cJSON_AddNumberToObject(f, "after", (double)n);
     }
-    static const char *const hdr[] = {"时间", "牌",   "阶段",   "级", "单位",
+    static const char *const hdr[] = {"时间",   "牌",   "阶段",   "级",  "单位",
                                       "升级至", "时限", "工单号", "分类"};
     cli_table *tb = cli_table_new(9, hdr);
     cli_table_right(tb, 3);
@@ -187,14 +187,14 @@ static void s_int_cell(const cJSON *u, const char *key, char *buf, size_t size)
     if (hl_json_int(u, key, &v) == 0)
         snprintf(buf, size, "%lld", (long long)v);
     else
-        snprintf(buf, size, "—");
+        snprintf(buf, size, "-");
 }
 
 static void s_rate_cell(const cJSON *u, const char *key, int csv, char *buf, size_t size)
 {
     double v;
     if (hl_json_num(u, key, &v) != 0)
-        snprintf(buf, size, csv ? "" : "—");
+        snprintf(buf, size, csv ? "" : "-");
     else if (csv)
         snprintf(buf, size, "%.4f", v);
     else
@@ -203,8 +203,8 @@ static void s_rate_cell(const cJSON *u, const char *key, int csv, char *buf, siz
 
 int cmd_stats(cli *c, int argc, char **argv)
 {
-    static const cli_optspec opts[] = {{"since", 1}, {"until", 1}, {"unit", 1},
-                                       {"csv", 0},   {NULL, 0}};
+    static const cli_optspec opts[] = {
+        {"since", 1}, {"until", 1}, {"unit", 1}, {"csv", 0}, {NULL, 0}};
     cli_args a;
     int rc = cli_args_parse(&a, "stats", argc, argv, opts);
     if (rc) return rc;
@@ -233,21 +233,18 @@ int cmd_stats(cli *c, int argc, char **argv)
         return CLI_OK;
     }
     int csv = cli_has(&a, "csv");
-    static const char *const zh[] = {"排名", "单位",  "派单",   "按时签收", "按时办结",
-                                     "超期", "退单",  "重办",   "回访",     "满意",
-                                     "基本满意", "不满意", "黄牌", "红牌", "签收率",
-                                     "办结率", "满意率", "得分"};
-    static const char *const en[] = {"rank",       "unit",           "name",
-                                     "assigned",   "signed_on_time", "finished_on_time",
-                                     "overdue",    "returned",       "reopened",
-                                     "callbacks",  "satisfied",      "basic",
-                                     "unsatisfied", "yellow",        "red",
-                                     "sign_rate",  "finish_rate",    "satisfaction",
-                                     "score"};
-    static const char *const counts[] = {"assigned", "signed_on_time", "finished_on_time",
-                                         "overdue",  "returned",       "reopened",
-                                         "callbacks", "satisfied",     "basic",
-                                         "unsatisfied", "yellow",      "red"};
+    static const char *const zh[] = {"排名", "单位", "派单",   "按时签收", "按时办结", "超期",
+                                     "退单", "重办", "回访",   "满意",     "基本满意", "不满意",
+                                     "黄牌", "红牌", "签收率", "办结率",   "满意率",   "得分"};
+    static const char *const en[] = {
+        "rank",        "unit",     "name",     "assigned",  "signed_on_time", "finished_on_time",
+        "overdue",     "returned", "reopened", "callbacks", "satisfied",      "basic",
+        "unsatisfied", "yellow",   "red",      "sign_rate", "finish_rate",    "satisfaction",
+        "score"};
+    static const char *const counts[] = {"assigned",    "signed_on_time", "finished_on_time",
+                                         "overdue",     "returned",       "reopened",
+                                         "callbacks",   "satisfied",      "basic",
+                                         "unsatisfied", "yellow",         "red"};
     int ncols = csv ? 19 : 18;
     cli_table *tb = cli_table_new(ncols, csv ? en : zh);
     if (!csv) {
@@ -285,7 +282,7 @@ int cmd_stats(cli *c, int argc, char **argv)
         if (hl_json_num(u, "score", &score) == 0)
             snprintf(cells[k], sizeof cells[k], csv ? "%.2f" : "%.1f", score);
         else
-            snprintf(cells[k], sizeof cells[k], csv ? "" : "—");
+            snprintf(cells[k], sizeof cells[k], csv ? "" : "-");
         row[k] = cells[k];
         cli_table_row(tb, row);
     }
@@ -294,7 +291,8 @@ int cmd_stats(cli *c, int argc, char **argv)
     } else {
         char s1[64], s2[64];
         const char *since = hl_json_str(r.root, "since"), *until = hl_json_str(r.root, "until");
-        printf("考核排名（按派单时间 %s 至 %s）\n", since ? cli_time(since, 1, s1, sizeof s1) : "最早",
+        printf("考核排名（按派单时间 %s 至 %s）\n",
+               since ? cli_time(since, 1, s1, sizeof s1) : "最早",
                until ? cli_time(until, 1, s2, sizeof s2) : "现在");
         int rows = cli_table_rows(tb);
         if (rows)
@@ -345,15 +343,18 @@ int cmd_units(cli *c, int argc, char **argv)
         if (hl_json_int(u, "workers", &w) == 0)
             snprintf(workers, sizeof workers, "%lld", (long long)w);
         else
-            snprintf(workers, sizeof workers, "—");
+            snprintf(workers, sizeof workers, "-");
         cli_time(hl_json_str(u, "last_seen"), 1, seen, sizeof seen);
         if (c->quiet) {
             printf("%s\n", hl_json_str(u, "id"));
             continue;
         }
-        const char *row[] = {hl_json_str(u, "id"),          hl_json_str(u, "name"),
-                             cli_level_zh(hl_json_str(u, "level")), online ? "在线" : "离线",
-                             workers,                        seen};
+        const char *row[] = {hl_json_str(u, "id"),
+                             hl_json_str(u, "name"),
+                             cli_level_zh(hl_json_str(u, "level")),
+                             online ? "在线" : "离线",
+                             workers,
+                             seen};
         cli_table_row(tb, row);
         if (online) cli_table_color(tb, "32");
     }

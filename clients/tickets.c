@@ -106,8 +106,8 @@ static void s_print_ticket(cli *c, const cJSON *t, const cJSON *events)
     if (!cname) cname = cli_category_name(c, code);
     s_label("分类");
     printf("%s（%s）  紧急程度 %s  渠道 %s\n", cname ? cname : "", code ? code : "?",
-           hl_json_str(t, "urgency") ? hl_json_str(t, "urgency") : "—",
-           hl_json_str(t, "channel") ? hl_json_str(t, "channel") : "—");
+           hl_json_str(t, "urgency") ? hl_json_str(t, "urgency") : "-",
+           hl_json_str(t, "channel") ? hl_json_str(t, "channel") : "-");
     s_text_line("标题", hl_json_str(t, "title"));
     s_text_line("诉求", hl_json_str(t, "description"));
     const cJSON *caller = cJSON_GetObjectItemCaseSensitive(t, "caller");
@@ -211,8 +211,12 @@ static void s_print_ticket(cli *c, const cJSON *t, const cJSON *events)
             snprintf(st, sizeof st, "%s→%s", cli_status_zh(from), cli_status_zh(to));
         else if (to && !from)
             snprintf(st, sizeof st, "%s", cli_status_zh(to));
-        const char *row[] = {seq, tm, cli_kind_zh(hl_json_str(e, "kind")), hl_json_str(e, "actor"),
-                             st, hl_json_str(e, "note")};
+        const char *row[] = {seq,
+                             tm,
+                             cli_kind_zh(hl_json_str(e, "kind")),
+                             hl_json_str(e, "actor"),
+                             st,
+                             hl_json_str(e, "note")};
         cli_table_row(tb, row);
     }
     cli_table_indent(tb, 2);
@@ -298,20 +302,24 @@ static void s_ticket_row(cli *c, cli_table *tb, const cJSON *t, int history)
     const char *cname = hl_json_str(t, "category_name");
     if (!cname) cname = cli_category_name(c, code);
     const char *st = hl_json_str(t, "status");
-    snprintf(status, sizeof status, "%s%s", cli_status_zh(st), s_overdue(t) ? "·超期" : "");
+    snprintf(status, sizeof status, "%s%s", cli_status_zh(st), s_overdue(t) ? "/超期" : "");
     cli_time(hl_json_str(t, "created_at"), 0, created, sizeof created);
     if (hl_streq(st, "dispatched") || hl_streq(st, "accepted"))
         cli_time(hl_json_str(t, "finish_due"), 0, due, sizeof due);
     else
-        snprintf(due, sizeof due, "—");
+        snprintf(due, sizeof due, "-");
     s_flags_text(t, flags, sizeof flags);
     const char *text = hl_json_str(t, "title");
     if (!text || !*text) text = hl_json_str(t, "description");
     const char *lead = hl_json_str(t, "lead");
     const cJSON *caller = cJSON_GetObjectItemCaseSensitive(t, "caller");
     if (history) {
-        const char *row[] = {hl_json_str(t, "no"), created, status, cname ? cname : code,
-                             lead ? cli_unit_label(c, lead) : "（待派）", text};
+        const char *row[] = {hl_json_str(t, "no"),
+                             created,
+                             status,
+                             cname ? cname : code,
+                             lead ? cli_unit_label(c, lead) : "（待派）",
+                             text};
         cli_table_row(tb, row);
     } else {
         const char *row[] = {hl_json_str(t, "no"),
@@ -333,9 +341,9 @@ static void s_ticket_row(cli *c, cli_table *tb, const cJSON *t, int history)
         cli_table_color(tb, "33");
 }
 
-static const cli_optspec s_list_opts[] = {{"status", 1}, {"unit", 1},  {"phone", 1},
-                                          {"overdue", 0}, {"flag", 1},  {"limit", 1},
-                                          {"after", 1},   {"all", 0},   {NULL, 0}};
+static const cli_optspec s_list_opts[] = {{"status", 1},  {"unit", 1}, {"phone", 1},
+                                          {"overdue", 0}, {"flag", 1}, {"limit", 1},
+                                          {"after", 1},   {"all", 0},  {NULL, 0}};
 
 /* Fetch pages of list with the given filters (args is reused: after is
  * replaced per page). Prints each page's reply with --json. Collects the
@@ -375,13 +383,15 @@ int cmd_list(cli *c, int argc, char **argv)
     cJSON *f = cJSON_CreateObject();
     const char *v;
     if ((v = cli_opt(&a, "status"))) {
-        static const char *const known[] = {"triage", "dispatched", "accepted", "resolved",
-                                            "closed", "merged",     "cancelled", "open", NULL};
+        static const char *const known[] = {"triage",    "dispatched", "accepted",
+                                            "resolved",  "closed",     "merged",
+                                            "cancelled", "open",       NULL};
         cJSON *arr = cJSON_AddArrayToObject(f, "status");
         char *copy = hl_strdup(v), *save = NULL;
         for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             int ok = 0;
-            for (int i = 0; known[i]; i++) ok |= strcmp(tok, known[i]) == 0;
+            for (int i = 0; known[i]; i++)
+                ok |= strcmp(tok, known[i]) == 0;
             if (!ok) {
                 rc = cli_usage("list",
                                "--status takes triage, dispatched, accepted, resolved, closed, "
@@ -393,9 +403,9 @@ int cmd_list(cli *c, int argc, char **argv)
             }
             if (strcmp(tok, "open") == 0) {
                 /* every status still in someone's hands */
-                static const char *const open[] = {"triage", "dispatched", "accepted",
-                                                   "resolved"};
-                for (int i = 0; i < 4; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(open[i]));
+                static const char *const open[] = {"triage", "dispatched", "accepted", "resolved"};
+                for (int i = 0; i < 4; i++)
+                    cJSON_AddItemToArray(arr, cJSON_CreateString(open[i]));
             } else {
                 cJSON_AddItemToArray(arr, cJSON_CreateString(tok));
             }
@@ -436,7 +446,7 @@ int cmd_list(cli *c, int argc, char **argv)
         if (c->quiet) {
             cJSON_ArrayForEach(t, tickets) printf("%s\n", hl_json_str(t, "no"));
         } else {
-            static const char *const hdr[] = {"工单号", "登记", "状态",  "分类", "主办单位",
+            static const char *const hdr[] = {"工单号", "登记",     "状态",   "分类", "主办单位",
                                               "来电",   "办结时限", "红黄牌", "内容"};
             cli_table *tb = cli_table_new(9, hdr);
             cli_table_cap(tb, 3, 16);
@@ -480,8 +490,7 @@ int cmd_history(cli *c, int argc, char **argv)
             printf("来电 %s 没有工单记录\n", a.pos[0]);
         } else {
             printf("来电 %s：共 %d 张工单，其中 %d 张未办结\n", a.pos[0], total, open);
-            static const char *const hdr[] = {"工单号", "登记", "状态", "分类", "主办单位",
-                                              "内容"};
+            static const char *const hdr[] = {"工单号", "登记", "状态", "分类", "主办单位", "内容"};
             cli_table *tb = cli_table_new(6, hdr);
             cli_table_cap(tb, 4, 20);
             cli_table_cap(tb, 5, 40);
@@ -561,8 +570,9 @@ int cmd_callback(cli *c, int argc, char **argv)
     if (strcmp(res, "不满意") == 0) res = "unsatisfied";
     if (strcmp(res, "satisfied") != 0 && strcmp(res, "basic") != 0 &&
         strcmp(res, "unsatisfied") != 0)
-        return cli_usage("callback", "the result must be satisfied, basic or unsatisfied, not "
-                                     "\"%s\"",
+        return cli_usage("callback",
+                         "the result must be satisfied, basic or unsatisfied, not "
+                         "\"%s\"",
                          a.pos[1]);
     cJSON *args = s_ticket_args(a.pos[0]);
     cJSON_AddStringToObject(args, "result", res);
@@ -593,8 +603,9 @@ int cmd_cancel(cli *c, int argc, char **argv)
     cli_args a;
     int rc = cli_args_parse(&a, "cancel", argc, argv, s_no_opts);
     if (rc) return rc;
-    if (a.npos < 2) return cli_usage("cancel", "give the ticket and a reason: hotline cancel NO "
-                                               "REASON");
+    if (a.npos < 2)
+        return cli_usage("cancel", "give the ticket and a reason: hotline cancel NO "
+                                   "REASON");
     cJSON *args = s_ticket_args(a.pos[0]);
     char *reason = s_join(&a, 1);
     cJSON_AddStringToObject(args, "reason", reason);

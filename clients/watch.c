@@ -24,10 +24,10 @@ static void s_on_signal(int sig)
 typedef struct watch {
     cli *c;
     const char *prefix;
-    int64_t last;      /* every event up to this seq has been handled */
-    long long count;   /* stop after this many printed; 0 = no limit */
+    int64_t last;    /* every event up to this seq has been handled */
+    long long count; /* stop after this many printed; 0 = no limit */
     long long printed;
-    int fetch_failed;  /* the last catch-up could not reach the dispatcher */
+    int fetch_failed; /* the last catch-up could not reach the dispatcher */
 } watch;
 
 /* ---- printing ---------------------------------------------------------------- */
@@ -92,8 +92,8 @@ static void s_print_line(watch *w, const char *topic, const cJSON *ev, const cha
         cli_time(hl_json_str(ev, "due"), 1, due, sizeof due);
         if (c->color) printf("\033[%sm", red ? "1;31" : "33");
         printf("%s  %s  %s  %s%s  %s  %s  主办 %s", tm, hl_utf8_pad(seq, 6, pad1, sizeof pad1),
-               hl_utf8_pad(what, 12, pad2, sizeof pad2), cli_level_zh(stage),
-               red ? "超时" : "预警", no ? no : "?", cname ? cname : (code ? code : ""),
+               hl_utf8_pad(what, 12, pad2, sizeof pad2), cli_level_zh(stage), red ? "超时" : "预警",
+               no ? no : "?", cname ? cname : (code ? code : ""),
                cli_unit_label(c, hl_json_str(ev, "unit")));
         if (esc) printf("  升级至 %s%s", cli_unit_label(c, esc), tier);
         printf("  时限 %s", due + (strlen(due) > 11 ? 11 : 0));
@@ -214,8 +214,7 @@ static int s_catch_up(watch *w)
         if (rc != 0 || !r.ok) {
             if (!w->fetch_failed)
                 fprintf(stderr, "# cannot fetch missed events from %s (%s); will retry\n",
-                        w->c->connect,
-                        rc != 0 ? "no reply" : (r.message ? r.message : r.code));
+                        w->c->connect, rc != 0 ? "no reply" : (r.message ? r.message : r.code));
             if (rc == 0) hl_reply_free(&r);
             w->fetch_failed = 1;
             return -1;
@@ -332,8 +331,8 @@ static int s_monitor_event(void *mon)
 
 int cmd_watch(cli *c, int argc, char **argv)
 {
-    static const cli_optspec opts[] = {{"count", 1}, {"for", 1}, {"from", 1}, {"poll", 1},
-                                       {NULL, 0}};
+    static const cli_optspec opts[] = {
+        {"count", 1}, {"for", 1}, {"from", 1}, {"poll", 1}, {NULL, 0}};
     cli_args a;
     int rc = cli_args_parse(&a, "watch", argc, argv, opts);
     if (rc) return rc;
@@ -383,9 +382,9 @@ int cmd_watch(cli *c, int argc, char **argv)
         rc = s_head(&w, &w.last);
         if (rc) goto out;
     }
-    fprintf(stderr, "# watching %s%s%s at %s from #%lld (Ctrl-C to stop)\n",
-            *w.prefix ? "\"" : "", *w.prefix ? w.prefix : "all events", *w.prefix ? "\"" : "",
-            c->events, (long long)w.last);
+    fprintf(stderr, "# watching %s%s%s at %s from #%lld (Ctrl-C to stop)\n", *w.prefix ? "\"" : "",
+            *w.prefix ? w.prefix : "all events", *w.prefix ? "\"" : "", c->events,
+            (long long)w.last);
     /* from here on one quick try per catch-up: the next one retries */
     hl_client_set_timeout(c->client, c->timeout_ms < 1500 ? c->timeout_ms : 1500, 1);
     if (from >= 0) s_catch_up(&w);

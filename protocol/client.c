@@ -26,8 +26,7 @@ struct hl_client {
     char *raw;
 };
 
-hl_client *hl_client_new(const char *endpoint, const char *role, const char *unit,
-                         const char *name)
+hl_client *hl_client_new(const char *endpoint, const char *role, const char *unit, const char *name)
 {
     hl_client *c = hl_calloc(1, sizeof *c);
     c->ctx = zmq_ctx_new();
@@ -104,7 +103,8 @@ void hl_client_new_idem(char out[33])
         memcpy(r, &a, 8);
         memcpy(r + 8, &b, 8);
     }
-    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
 }
 
 /* A socket of our own; connecting never fails for a well-formed endpoint. */
@@ -161,7 +161,8 @@ static int s_exchange(hl_client *c, const char *text, const char *id, hl_reply *
 static void s_backoff(int attempt)
 {
     int ms = 100;
-    for (int i = 1; i < attempt && ms < 1000; i++) ms *= 2;
+    for (int i = 1; i < attempt && ms < 1000; i++)
+        ms *= 2;
     if (ms > 1000) ms = 1000;
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {

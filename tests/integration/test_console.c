@@ -52,13 +52,20 @@ static int hl_in(const char *input, char **out, char **err, ...)
     va_list ap;
     va_start(ap, err);
     const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 62) argv[n++] = a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 62)
+        argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
     char *o = NULL, *e = NULL;
     int rc = th_run(argv, input, &o, &e, 30000);
-    if (out) *out = o; else free(o);
-    if (err) *err = e; else free(e);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
     return rc;
 }
 
@@ -157,8 +164,8 @@ static void test_call_flags_and_repeat(void **state)
     cJSON_Delete(r);
 
     /* no location: triage, and the operator is told to dispatch */
-    rc = hl(&out, &err, "call", "--category", "misc.other", "--desc", "没有地址的来电",
-            "--address", "不详");
+    rc = hl(&out, &err, "call", "--category", "misc.other", "--desc", "没有地址的来电", "--address",
+            "不详");
     assert_int_equal(rc, 0);
     expect_in(out, "待派");
     expect_in(out, "hotline dispatch");
@@ -207,8 +214,8 @@ static void test_call_interactive(void **state)
     free(err);
 
     /* flags given are not asked for again */
-    rc = hl_in("工地噪音\n\n\n\n\n\n\n", &out, &err, "call", "--interactive", "--category",
-               "噪音", "--cell", "C-A2", NULL);
+    rc = hl_in("工地噪音\n\n\n\n\n\n\n", &out, &err, "call", "--interactive", "--category", "噪音",
+               "--cell", "C-A2", NULL);
     assert_int_equal(rc, 0);
     expect_not_in(err, "分类（");
     expect_in(out, "甲镇");
@@ -236,8 +243,10 @@ static void test_show_list_history(void **state)
                          "{\"ticket\":{\"category\":\"%s\",\"description\":\"第%d个问题\","
                          "\"title\":\"标题%d\",\"caller\":{\"phone\":\"1390000000%d\"},"
                          "\"location\":{\"cell\":\"%s\"}}}",
-                         i == 4 ? "misc.other" : i >= 2 ? "road.damage" : "env.noise", i, i,
-                         i % 2, i == 4 ? "C-B1" : "C-A1");
+                         i == 4   ? "misc.other"
+                         : i >= 2 ? "road.damage"
+                                  : "env.noise",
+                         i, i, i % 2, i == 4 ? "C-B1" : "C-A1");
         snprintf(nos[i], sizeof nos[i], "%s", th_gets(r, "ticket.no"));
         cJSON_Delete(r);
     }
@@ -303,7 +312,8 @@ static void test_show_list_history(void **state)
     free(err);
     rc = hl(&out, &err, "-q", "list", "--limit", "1", "--all");
     assert_int_equal(rc, 0);
-    for (int i = 0; i < 5; i++) expect_in(out, nos[i]);
+    for (int i = 0; i < 5; i++)
+        expect_in(out, nos[i]);
     free(out);
     free(err);
     rc = hl(&out, &err, "-q", "list", "--status", "triage");
@@ -382,8 +392,7 @@ static void test_changes(void **state)
     int seen = 0;
     cJSON_ArrayForEach(ev, events) seen |=
         cJSON_GetStringValue(cJSON_GetObjectItem(ev, "note")) &&
-        strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "note")), "来电人 补充：下午在家") ==
-            0;
+        strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "note")), "来电人 补充：下午在家") == 0;
     assert_true(seen);
     cJSON_Delete(r);
 
@@ -537,7 +546,8 @@ static void test_manager_commands(void **state)
     /* decide: needs an extension request by the lead's worker */
     th_client *w = th_client_new(s_d.front, "worker", "t.a");
     cJSON_Delete(th_ok(w, "sign", "{\"ticket\":\"%s\"}", no));
-    cJSON *ext = th_call(w, "extend", "{\"ticket\":\"%s\",\"by\":\"2wd\",\"reason\":\"需协调\"}", no);
+    cJSON *ext =
+        th_call(w, "extend", "{\"ticket\":\"%s\",\"by\":\"2wd\",\"reason\":\"需协调\"}", no);
     cJSON_Delete(ext);
     rc = hl(&out, &err, "decide", no, "approve", "--note", "同意延期");
     if (rc == 1 && s_unavailable(err)) {
@@ -626,7 +636,8 @@ static void test_exit_codes(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *a[6] = {0};
-        for (int k = 0; k < 6 && bad[i][k]; k++) a[k] = bad[i][k];
+        for (int k = 0; k < 6 && bad[i][k]; k++)
+            a[k] = bad[i][k];
         rc = hl(&out, &err, a[0], a[1], a[2], a[3], a[4], a[5]);
         if (rc != 2) fail_msg("%s %s: exit %d, want 2; stderr %s", a[0], a[1] ? a[1] : "", rc, err);
         assert_true(strlen(err) > 10);
@@ -642,7 +653,7 @@ static void test_exit_codes(void **state)
     /* 3: nothing listens there; a short timeout keeps this quick */
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", th_free_port());
-    const char *argv[] = {th_bin("hotline"), "--connect", ep,   "--timeout", "150",
+    const char *argv[] = {th_bin("hotline"), "--connect", ep,     "--timeout", "150",
                           "--retries",       "2",         "list", NULL};
     int64_t t0 = th_mono_ms();
     rc = th_run(argv, NULL, &out, &err, 20000);
@@ -718,9 +729,9 @@ static void test_retry_same_idem(void **state)
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", th_free_port());
     assert_int_equal(zmq_bind(sock, ep), 0);
-    const char *argv[] = {th_bin("hotline"), "--connect", ep,        "--timeout",
-                          "700",             "-q",        "call",    "--category",
-                          "env.noise",       "--desc",    "慢链路", NULL};
+    const char *argv[] = {
+        th_bin("hotline"), "--connect", ep,       "--timeout", "700", "-q", "call",
+        "--category",      "env.noise", "--desc", "慢链路",    NULL};
     const char *log = th_path("retry.log");
     pid_t pid = th_spawn(log, argv);
     char idem1[80] = "", id1[80] = "";

@@ -183,7 +183,8 @@ static void test_demo_interrupted(void **state)
     while (th_mono_ms() < end && calls < 2) {
         char *text = th_read(log);
         calls = 0;
-        for (char *p = text; p && (p = strstr(p, "已登记")) != NULL; p++) calls++;
+        for (char *p = text; p && (p = strstr(p, "已登记")) != NULL; p++)
+            calls++;
         free(text);
         th_sleep_ms(50);
     }

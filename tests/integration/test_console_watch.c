@@ -52,7 +52,8 @@ static pid_t watch_start(const char *log, ...)
     va_list ap;
     va_start(ap, log);
     const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 38) argv[n++] = a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 38)
+        argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
     return th_spawn(log, argv);
@@ -104,8 +105,8 @@ static void test_watch_live(void **state)
     assert_int_equal(th_stop_pid(pid, 0, 10000), 0); /* --count 2 reached */
     char *text = th_read(log);
     assert_non_null(strstr(text, "登记")); /* kind, in the operator's words */
-    assert_non_null(strstr(text, "甲镇"));  /* the lead's name */
-    assert_null(strstr(text, "\033["));     /* no colour when not a terminal */
+    assert_non_null(strstr(text, "甲镇")); /* the lead's name */
+    assert_null(strstr(text, "\033["));    /* no colour when not a terminal */
     free(text);
 
     /* a prefix follows one unit's subtree */
@@ -176,8 +177,8 @@ static void test_watch_from(void **state)
     n[2] = create("C-A2", "三");
     /* events that happened before the watch started, from the log */
     const char *log = th_path("watch-from.log");
-    pid_t pid = watch_start(log, "--json", "watch", "--from", "0", "--count", "3", "--for", "20",
-                            NULL);
+    pid_t pid =
+        watch_start(log, "--json", "watch", "--from", "0", "--count", "3", "--for", "20", NULL);
     assert_int_equal(th_stop_pid(pid, 0, 20000), 0);
     char *text = th_read(log);
     int lines = 0;
@@ -207,13 +208,14 @@ static void test_watch_from(void **state)
     assert_null(strstr(text, n[0]));
     assert_null(strstr(text, n[2]));
     free(text);
-    for (int i = 0; i < 3; i++) free(n[i]);
+    for (int i = 0; i < 3; i++)
+        free(n[i]);
 
     /* operators may not read the event log */
     static char bin[1024];
     snprintf(bin, sizeof bin, "%s", th_bin("hotline"));
-    const char *argv[] = {bin,     "--connect", s_d.front, "--events", s_d.events, "--role",
-                          "operator", "watch",  "--for",   "1",        NULL};
+    const char *argv[] = {bin,        "--connect", s_d.front, "--events", s_d.events, "--role",
+                          "operator", "watch",     "--for",   "1",        NULL};
     char *out, *err;
     assert_int_equal(th_run(argv, NULL, &out, &err, 10000), 1);
     assert_non_null(strstr(err, "forbidden"));
@@ -240,8 +242,7 @@ static void test_watch_alert_colour(void **state)
     memset(&s_d, 0, sizeof s_d);
     th_disp_start(&s_d, s_cfg, th_path("watch-fast.db"), NULL);
     const char *log = th_path("watch-alert.log");
-    pid_t pid = watch_start(log, "--color", "watch", "alert.", "--count", "2", "--for", "6",
-                            NULL);
+    pid_t pid = watch_start(log, "--color", "watch", "alert.", "--count", "2", "--for", "6", NULL);
     wait_log(log, "# watching", 10000);
     char *a = create("C-A1", "没人签收");
     th_stop_pid(pid, 0, 15000);
