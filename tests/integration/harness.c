@@ -24,6 +24,27 @@ static char s_name[128] = "test";
 static pid_t s_children[256];
 static int s_nchildren;
 static char s_root[512];
+/* Open ZeroMQ sockets: a failed test leaves its clients open, and
+ * zmq_ctx_term would wait for them forever. */
+static void *s_socks[1024];
+static int s_nsocks;
+
+static void s_sock_track(void *sock)
+{
+    for (int i = 0; i < s_nsocks; i++)
+        if (!s_socks[i]) {
+            s_socks[i] = sock;
+            return;
+        }
+    if (s_nsocks < (int)(sizeof s_socks / sizeof s_socks[0])) s_socks[s_nsocks++] = sock;
+}
+
+static void s_sock_close(void *sock)
+{
+    for (int i = 0; i < s_nsocks; i++)
+        if (s_socks[i] == sock) s_socks[i] = NULL;
+    zmq_close(sock);
+}
 
 static void *s_zctx(void)
 {
@@ -349,6 +370,7 @@ th_client *th_client_new(const char *endpoint, const char *role, const char *uni
 {
     th_client *c = calloc(1, sizeof *c);
     c->sock = zmq_socket(s_zctx(), ZMQ_DEALER);
+    s_sock_track(c->sock);
     int linger = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     assert_int_equal(zmq_connect(c->sock, endpoint), 0);
@@ -373,7 +395,7 @@ void th_client_destroy(th_client **cp)
     th_client *c = *cp;
     if (!c) return;
     for (int i = 0; i < c->npushes; i++) cJSON_Delete(c->pushes[i]);
-    zmq_close(c->sock);
+    s_sock_close(c->sock);
     free(c);
     *cp = NULL;
 }
@@ -543,6 +565,7 @@ th_sub *th_sub_new(const char *endpoint, const char *prefix)
 {
     th_sub *s = calloc(1, sizeof *s);
     s->sock = zmq_socket(s_zctx(), ZMQ_SUB);
+    s_sock_track(s->sock);
     int linger = 0;
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefix ? prefix : "", prefix ? strlen(prefix) : 0);
@@ -557,7 +580,7 @@ void th_sub_destroy(th_sub **sp)
 {
     th_sub *s = *sp;
     if (!s) return;
-    zmq_close(s->sock);
+    s_sock_close(s->sock);
     free(s);
     *sp = NULL;
 }
@@ -650,6 +673,8 @@ int th_main(const struct CMUnitTest *tests, size_t n, const char *name)
     s_srcroot();
     int rc = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
     s_kill_children();
+    for (int i = 0; i < s_nsocks; i++)
+        if (s_socks[i]) s_sock_close(s_socks[i]);
     if (s_ctx) zmq_ctx_term(s_ctx);
     return rc;
 }
