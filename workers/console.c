@@ -265,7 +265,9 @@ void con_wrap(hl_buf *b, const char *indent, const char *text, int width)
             }
         }
         hl_buf_adds(b, indent);
-        hl_buf_add(b, seg, take);
+        size_t keep = take;
+        while (keep > 0 && seg[keep - 1] == ' ') keep--;
+        hl_buf_add(b, seg, keep);
         hl_buf_addc(b, '\n');
         free(seg);
         p += take;
@@ -437,17 +439,40 @@ static void s_feed_detail(hl_buf *b, const ws_ticket *t)
     }
 }
 
-void con_render_feed(hl_buf *b, const char *kind, const ws_ticket *now, const ws_ticket *prev)
+static int s_involves(const ws_ticket *t, const char *unit)
 {
+    if (!t || !t->id) return 0;
+    if (strcmp(t->lead, unit) == 0) return 1;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(t->json, "co"))
+    {
+        if (cJSON_IsString(it) && strcmp(it->valuestring, unit) == 0) return 1;
+    }
+    return 0;
+}
+
+void con_render_feed(hl_buf *b, const char *unit, const char *kind, const ws_ticket *now,
+                     const ws_ticket *prev)
+{
+    int lead = strcmp(now->lead, unit) == 0;
+    int open = strcmp(now->status, "dispatched") == 0 || strcmp(now->status, "accepted") == 0;
+    /* a feed read late (after a restart) may bring an assignment whose
+     * ticket has since been closed or moved on: nothing new to announce */
+    if ((strcmp(kind, "assigned") == 0 || strcmp(kind, "reopened") == 0) && !open) return;
     if (strcmp(kind, "assigned") == 0) {
-        s_feed_head(b, "新工单 new ticket", now);
+        s_feed_head(b, lead ? "新工单 new ticket" : "协办 co-handle", now);
         s_feed_detail(b, now);
     } else if (strcmp(kind, "reopened") == 0) {
         s_feed_head(b, "重办 reopened", now);
         s_feed_detail(b, now);
     } else if (strcmp(kind, "revoked") == 0) {
-        s_feed_head(b, "已改派 revoked", now);
-        hl_buf_printf(b, "  改派至 now led by %s\n", now->lead[0] ? now->lead : "-");
+        /* after this worker's own return the store already shows it gone */
+        if (!s_involves(prev, unit)) return;
+        s_feed_head(b, "撤回 revoked", now);
+        if (now->lead[0] && strcmp(now->status, "dispatched") == 0)
+            hl_buf_printf(b, "  改派至 now led by %s\n", now->lead);
+        else
+            hl_buf_printf(b, "  %s (%s)\n", con_status_zh(now->status), now->status);
     } else {
         int status_changed = prev && prev->id && strcmp(prev->status, now->status) != 0;
         const cJSON *pe = prev && prev->json ? cJSON_GetObjectItem(prev->json, "extension") : NULL;
@@ -1087,7 +1112,7 @@ static void s_on_ticket(agent *a, const char *kind, const ws_ticket *now, const 
     console *c = arg;
     hl_buf b;
     hl_buf_init(&b);
-    con_render_feed(&b, kind, now, prev);
+    con_render_feed(&b, agent_unit(c->agent), kind, now, prev);
     s_out(c, &b);
     hl_buf_free(&b);
 }

@@ -58,9 +58,11 @@ void con_render_row(hl_buf *b, const ws_ticket *t, int pending);
 void con_render_header(hl_buf *b);
 /* `show`: the ticket in full, wrapped to width. */
 void con_render_ticket(hl_buf *b, int64_t idx, const cJSON *ticket, int width);
-/* The announcement of a feed item (new ticket, reopened, revoked, changed);
- * nothing is appended for a change not worth a line. */
-void con_render_feed(hl_buf *b, const char *kind, const ws_ticket *now, const ws_ticket *prev);
+/* The announcement of a feed item (new ticket, reopened, revoked, changed)
+ * for a worker of unit; nothing is appended for a change not worth a line
+ * (one this worker made itself, already shown when it was confirmed). */
+void con_render_feed(hl_buf *b, const char *unit, const char *kind, const ws_ticket *now,
+                     const ws_ticket *prev);
 
 typedef struct console console;
 

@@ -290,6 +290,186 @@ int th_run(const char *const argv[], const char *input, char **out, char **err, 
     return rc;
 }
 
+/* ---- processes on pipes -------------------------------------------------- */
+
+struct th_proc {
+    pid_t pid;
+    int in, out; /* our ends: its stdin, its stdout */
+    char *buf;
+    size_t len, cap;
+    int status; /* once reaped */
+    int reaped;
+};
+
+th_proc *th_proc_start(const char *log, const char *const argv[])
+{
+    int pin[2], pout[2];
+    /* close-on-exec: a later child must not hold this one's stdin open */
+    assert_int_equal(pipe2(pin, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(pout, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pin[0], 0);
+        dup2(pout[1], 1);
+        int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        close(pin[0]);
+        close(pin[1]);
+        close(pout[0]);
+        close(pout[1]);
+        execv(argv[0], (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    s_track(pid);
+    close(pin[0]);
+    close(pout[1]);
+    th_proc *p = calloc(1, sizeof *p);
+    p->pid = pid;
+    p->in = pin[1];
+    p->out = pout[0];
+    fcntl(p->out, F_SETFL, fcntl(p->out, F_GETFL) | O_NONBLOCK);
+    p->cap = 8192;
+    p->buf = calloc(1, p->cap);
+    return p;
+}
+
+pid_t th_proc_pid(const th_proc *p)
+{
+    return p->pid;
+}
+
+void th_proc_send(th_proc *p, const char *fmt, ...)
+{
+    char text[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    if (n > (int)sizeof text - 2) n = (int)sizeof text - 2;
+    text[n++] = '\n';
+    size_t off = 0;
+    while (p->in >= 0 && off < (size_t)n) {
+        ssize_t w = write(p->in, text + off, (size_t)n - off);
+        if (w <= 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        off += (size_t)w;
+    }
+}
+
+void th_proc_close_stdin(th_proc *p)
+{
+    if (p->in >= 0) close(p->in);
+    p->in = -1;
+}
+
+/* Read what is waiting, waiting up to ms for the first bytes. */
+static void s_proc_read(th_proc *p, int ms)
+{
+    if (p->out < 0) {
+        if (ms > 0) th_sleep_ms(ms < 10 ? ms : 10);
+        return;
+    }
+    struct pollfd pf = {p->out, POLLIN, 0};
+    if (poll(&pf, 1, ms) <= 0) return;
+    for (;;) {
+        if (p->cap - p->len < 4096) {
+            p->cap *= 2;
+            p->buf = realloc(p->buf, p->cap);
+        }
+        ssize_t n = read(p->out, p->buf + p->len, p->cap - p->len - 1);
+        if (n > 0) {
+            p->len += (size_t)n;
+            p->buf[p->len] = '\0';
+            continue;
+        }
+        if (n == 0) { /* end of its output */
+            close(p->out);
+            p->out = -1;
+        }
+        break;
+    }
+}
+
+const char *th_proc_out(th_proc *p)
+{
+    s_proc_read(p, 0);
+    return p->buf;
+}
+
+int th_proc_expect(th_proc *p, size_t *pos, const char *needle, int ms)
+{
+    size_t from = pos ? *pos : 0;
+    int64_t end = th_mono_ms() + ms;
+    for (;;) {
+        s_proc_read(p, 0);
+        if (from <= p->len) {
+            const char *hit = strstr(p->buf + from, needle);
+            if (hit) {
+                if (pos) *pos = (size_t)(hit - p->buf) + strlen(needle);
+                return 1;
+            }
+        }
+        int64_t left = end - th_mono_ms();
+        if (left <= 0) return 0;
+        s_proc_read(p, left < 50 ? (int)left : 50);
+    }
+}
+
+void th_proc_must(th_proc *p, size_t *pos, const char *needle, int ms)
+{
+    if (th_proc_expect(p, pos, needle, ms)) return;
+    size_t from = pos ? *pos : 0;
+    fprintf(stderr, "# waited %d ms for \"%s\" after offset %zu; output so far:\n", ms, needle,
+            from);
+    const char *line = p->buf;
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        int n = nl ? (int)(nl - line) : (int)strlen(line);
+        fprintf(stderr, "#   %.*s\n", n, line);
+        line += n + (nl ? 1 : 0);
+    }
+    fail_msg("no \"%s\" within %d ms", needle, ms);
+}
+
+int th_proc_wait_exit(th_proc *p, int ms)
+{
+    if (p->reaped) return p->status;
+    int64_t end = th_mono_ms() + ms;
+    for (;;) {
+        int status;
+        s_proc_read(p, 0);
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            s_untrack(p->pid);
+            p->reaped = 1;
+            p->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            s_proc_read(p, 0);
+            return p->status;
+        }
+        if (th_mono_ms() >= end) return -1;
+        th_sleep_ms(5);
+    }
+}
+
+void th_proc_destroy(th_proc **pp)
+{
+    th_proc *p = *pp;
+    if (!p) return;
+    *pp = NULL;
+    if (!p->reaped) th_stop_pid(p->pid, SIGKILL, 3000);
+    if (p->in >= 0) close(p->in);
+    if (p->out >= 0) close(p->out);
+    free(p->buf);
+    free(p);
+}
+
 /* ---- dispatcher ------------------------------------------------------- */
 
 void th_disp_start(th_disp *d, const char *config, const char *db, ...)

@@ -57,6 +57,27 @@ int th_stop_pid(pid_t pid, int sig, int ms);
  * stdout and stderr (caller frees); returns the exit status. */
 int th_run(const char *const argv[], const char *input, char **out, char **err, int timeout_ms);
 
+/* A child with stdin and stdout on pipes (stderr appended to log), for
+ * driving a console: send lines, wait for output with a deadline. */
+typedef struct th_proc th_proc;
+th_proc *th_proc_start(const char *log, const char *const argv[]);
+pid_t th_proc_pid(const th_proc *p);
+/* Write printf-style text and a newline to its stdin. */
+void th_proc_send(th_proc *p, const char *fmt, ...);
+/* Close its stdin (end of input). */
+void th_proc_close_stdin(th_proc *p);
+/* Everything it printed so far (reads what is waiting first). */
+const char *th_proc_out(th_proc *p);
+/* Wait up to ms for needle in the output at or after *pos (0 when pos is
+ * NULL); on success *pos moves just past the match and 1 is returned. */
+int th_proc_expect(th_proc *p, size_t *pos, const char *needle, int ms);
+/* th_proc_expect that fails the test, showing the output, on timeout. */
+void th_proc_must(th_proc *p, size_t *pos, const char *needle, int ms);
+/* Wait for the exit up to ms; the status (as th_stop_pid) or -1. */
+int th_proc_wait_exit(th_proc *p, int ms);
+/* Kill if still running, close the pipes, free; nulls *p. */
+void th_proc_destroy(th_proc **p);
+
 /* A DEALER client. */
 typedef struct th_client th_client;
 /* Connect; when role is non-NULL say hello as role (and unit). */
