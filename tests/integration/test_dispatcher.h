@@ -57,6 +57,9 @@ static inline int64_t td_server_now(th_client *c)
     return t;
 }
 
+/* th_ok for a request whose reply is not needed. */
+#define td_ok(...) cJSON_Delete(th_ok(__VA_ARGS__))
+
 /* create with the ticket object given as JSON text; returns the reply. */
 static inline cJSON *td_create(th_client *c, const char *ticket_json)
 {

@@ -216,7 +216,7 @@ static void test_sigterm_restart(void **state)
     th_client *wa = th_client_new(d.front, "worker", "t.a");
     int64_t a = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"一\",\"location\":{\"cell\":\"C-A1\"}}");
     td_create_id(op, "{\"category\":\"misc.other\",\"description\":\"二\"}");
-    th_ok(wa, "sign", "{\"ticket\":%lld}", (long long)a);
+    td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)a);
     th_client *mgr = th_client_new(d.front, "manager", NULL);
     int events = td_event_count(mgr); /* online, created, created, accepted */
     assert_int_equal(events, 4);
@@ -228,20 +228,20 @@ static void test_sigterm_restart(void **state)
     th_disp_start(&d, config, db, NULL);
     /* the old connection reconnects by itself, but its session is gone */
     td_err_msg(op, "forbidden", "hello", "get", "{\"ticket\":1}");
-    th_ok(op, "hello", "{\"role\":\"operator\"}");
+    td_ok(op, "hello", "{\"role\":\"operator\"}");
     td_assert_status(op, a, "accepted");
     cJSON *r = td_create(op, "{\"category\":\"misc.other\",\"description\":\"三\"}");
     assert_string_equal(th_gets(r, "ticket.no") + 9, "000003");
     assert_int_equal(th_geti(r, "ticket.id"), 3);
     cJSON_Delete(r);
-    th_ok(mgr, "hello", "{\"role\":\"manager\"}");
+    td_ok(mgr, "hello", "{\"role\":\"manager\"}");
     r = th_ok(mgr, "events", "{\"after\":%d}", events);
     assert_int_equal(cJSON_GetArraySize(th_get(r, "events")), 1);
     assert_int_equal(th_geti(r, "events.0.seq"), events + 1);
     td_assert_str(r, "events.0.kind", "created");
     cJSON_Delete(r);
     /* the worker's feed is still there */
-    th_ok(wa, "hello", "{\"role\":\"worker\",\"unit\":\"t.a\"}");
+    td_ok(wa, "hello", "{\"role\":\"worker\",\"unit\":\"t.a\"}");
     r = th_ok(wa, "inbox", "{\"after\":0}");
     assert_int_equal(cJSON_GetArraySize(th_get(r, "items")), 2);
     cJSON_Delete(r);

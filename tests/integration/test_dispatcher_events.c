@@ -220,10 +220,10 @@ static void test_published_is_the_log(void **state)
     th_client *wb = th_client_new(d.front, "worker", "t.b");
     int64_t t = td_create_id(op, "{\"category\":\"water.outage\",\"description\":\"停水\","
                                  "\"location\":{\"cell\":\"C-B1\"}}");
-    th_ok(op, "dispatch", "{\"ticket\":%lld,\"unit\":\"t.b\",\"note\":\"改派\"}", (long long)t);
-    th_ok(wb, "sign", "{\"ticket\":%lld}", (long long)t);
-    th_ok(wb, "return", "{\"ticket\":%lld,\"reason\":\"错派\"}", (long long)t);
-    th_ok(op, "cancel", "{\"ticket\":%lld,\"reason\":\"重复\"}", (long long)t);
+    td_ok(op, "dispatch", "{\"ticket\":%lld,\"unit\":\"t.b\",\"note\":\"改派\"}", (long long)t);
+    td_ok(wb, "sign", "{\"ticket\":%lld}", (long long)t);
+    td_ok(wb, "return", "{\"ticket\":%lld,\"reason\":\"错派\"}", (long long)t);
+    td_ok(op, "cancel", "{\"ticket\":%lld,\"reason\":\"重复\"}", (long long)t);
     cJSON *log = th_ok(mgr, "events", "{\"after\":%lld}", (long long)from);
     const cJSON *items = th_get(log, "events");
     const char *topics[] = {"unit.online.t.b",     "ticket.created.t.water", "ticket.dispatched.t.b",

@@ -38,7 +38,7 @@ static void test_idem_create(void **state)
     assert_int_equal(s_count_tickets(op), 1);
     assert_int_equal(td_event_count(mgr), events);
     /* a new key makes a new ticket (no phone: no repeat detection) */
-    th_ok(op, "create", "{\"idem\":\"call-2026-0002\",\"ticket\":{\"category\":\"env.noise\","
+    td_ok(op, "create", "{\"idem\":\"call-2026-0002\",\"ticket\":{\"category\":\"env.noise\","
                         "\"description\":\"装修噪音\",\"location\":{\"cell\":\"C-A1\"}}}");
     assert_int_equal(s_count_tickets(op), 2);
     /* a key used for one op cannot be reused for another */
@@ -85,10 +85,10 @@ static void test_idem_transitions(void **state)
     assert_string_equal(th_gets(s2, "ticket.signed_at"), th_gets(s1, "ticket.signed_at"));
     assert_int_equal(td_event_count(mgr), events);
     th_err(wa, "conflict", "sign", "{\"ticket\":1}"); /* without the key: a second sign */
-    th_ok(wa, "finish", "{\"idem\":\"fin-1\",\"ticket\":1,\"result\":\"ok\"}");
-    th_ok(wa, "finish", "{\"idem\":\"fin-1\",\"ticket\":1,\"result\":\"ok\"}");
-    th_ok(op, "note", "{\"idem\":\"note-1\",\"ticket\":1,\"text\":\"回访前确认\"}");
-    th_ok(op, "note", "{\"idem\":\"note-1\",\"ticket\":1,\"text\":\"回访前确认\"}");
+    td_ok(wa, "finish", "{\"idem\":\"fin-1\",\"ticket\":1,\"result\":\"ok\"}");
+    td_ok(wa, "finish", "{\"idem\":\"fin-1\",\"ticket\":1,\"result\":\"ok\"}");
+    td_ok(op, "note", "{\"idem\":\"note-1\",\"ticket\":1,\"text\":\"回访前确认\"}");
+    td_ok(op, "note", "{\"idem\":\"note-1\",\"ticket\":1,\"text\":\"回访前确认\"}");
     cJSON *c1 = th_ok(op, "callback", "{\"idem\":\"cb-1\",\"ticket\":1,\"result\":\"unsatisfied\"}");
     cJSON *c2 = th_ok(op, "callback", "{\"idem\":\"cb-1\",\"ticket\":1,\"result\":\"unsatisfied\"}");
     assert_int_equal(th_geti(c2, "ticket.reopen_count"), 1);
@@ -167,12 +167,12 @@ static void test_repeat_calls(void **state)
     assert_int_equal(th_geti(r, "ticket.id"), nocell);
     cJSON_Delete(r);
     /* once the first ticket is closed, the same call makes a new ticket */
-    th_ok(wa, "sign", "{\"ticket\":%lld}", (long long)a);
-    th_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"ok\"}", (long long)a);
+    td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)a);
+    td_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"ok\"}", (long long)a);
     r = td_create(op, call); /* resolved is still open: a repeat */
     assert_true(cJSON_IsTrue(th_get(r, "repeat")));
     cJSON_Delete(r);
-    th_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"satisfied\"}", (long long)a);
+    td_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"satisfied\"}", (long long)a);
     r = td_create(op, call);
     assert_true(cJSON_IsFalse(th_get(r, "repeat")));
     assert_true(th_geti(r, "ticket.id") != a);

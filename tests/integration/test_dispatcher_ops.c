@@ -42,8 +42,8 @@ static void test_session_and_roles(void **state)
     th_err(w, "forbidden", "cancel", "{\"ticket\":1,\"reason\":\"x\"}");
     th_err(w, "forbidden", "merge", "{\"ticket\":1,\"into\":2}");
     /* a second hello re-identifies the connection */
-    th_ok(w, "hello", "{\"role\":\"manager\"}");
-    th_ok(w, "events", "{\"after\":0}");
+    td_ok(w, "hello", "{\"role\":\"manager\"}");
+    td_ok(w, "events", "{\"after\":0}");
     th_client_destroy(&anon);
     th_client_destroy(&w);
     assert_int_equal(th_disp_stop(&d), 0);
@@ -267,8 +267,8 @@ static void test_worker_lifecycle(void **state)
     cJSON_Delete(r);
     td_err_msg(wa, "conflict", "is accepted; sign needs status dispatched", "sign", args);
 
-    th_ok(wa, "note", "{\"ticket\":%lld,\"text\":\"已到现场\"}", (long long)id);
-    th_ok(op, "note", "{\"ticket\":%lld,\"text\":\"市民再次来电催办\"}", (long long)id);
+    td_ok(wa, "note", "{\"ticket\":%lld,\"text\":\"已到现场\"}", (long long)id);
+    td_ok(op, "note", "{\"ticket\":%lld,\"text\":\"市民再次来电催办\"}", (long long)id);
 
     /* extension: exactly one of until / by, later than finish_due, one at a time */
     th_err(wa, "bad_request", "extend",
@@ -341,7 +341,7 @@ static void test_finish_without_phone_and_reopen(void **state)
     th_client *wa = th_client_new(d.front, "worker", "t.a");
     /* no phone: finishing closes it at once */
     int64_t quiet = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"无电话\",\"location\":{\"cell\":\"C-A1\"}}");
-    th_ok(wa, "sign", "{\"ticket\":%lld}", (long long)quiet);
+    td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)quiet);
     cJSON *r = th_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"已处理\"}", (long long)quiet);
     td_assert_str(r, "ticket.status", "closed");
     assert_non_null(th_gets(r, "ticket.resolved_at"));
@@ -355,8 +355,8 @@ static void test_finish_without_phone_and_reopen(void **state)
 
     /* unsatisfied: dispatched again to the same lead, with new deadlines */
     int64_t id = td_create_id(op, T_NOISE_A1);
-    th_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
-    th_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"已处理\"}", (long long)id);
+    td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
+    td_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"已处理\"}", (long long)id);
     r = th_ok(op, "get", "{\"ticket\":%lld}", (long long)id);
     char first_dispatch[40];
     snprintf(first_dispatch, sizeof first_dispatch, "%s", th_gets(r, "ticket.dispatched_at"));
@@ -375,8 +375,8 @@ static void test_finish_without_phone_and_reopen(void **state)
     assert_true(td_ms(th_gets(r, "ticket.dispatched_at")) > first);
     cJSON_Delete(r);
     /* and the lead can work it again */
-    th_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
-    th_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"已彻底解决\"}", (long long)id);
+    td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
+    td_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"已彻底解决\"}", (long long)id);
     r = th_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"basic\"}", (long long)id);
     td_assert_str(r, "ticket.status", "closed");
     td_assert_str(r, "ticket.satisfaction", "basic");
@@ -424,10 +424,10 @@ static void test_return_and_dispatch(void **state)
     assert_non_null(th_gets(r, "ticket.sign_due"));
     cJSON_Delete(r);
     /* t.a co-handles: may read and note, not act */
-    th_ok(wa, "get", "%s", args);
-    th_ok(wa, "note", "{\"ticket\":1,\"text\":\"协助核实\"}");
+    td_ok(wa, "get", "%s", args);
+    td_ok(wa, "note", "{\"ticket\":1,\"text\":\"协助核实\"}");
     td_err_msg(wa, "forbidden", "t.b", "sign", args);
-    th_ok(wb, "sign", "%s", args);
+    td_ok(wb, "sign", "%s", args);
     /* re-dispatch from accepted keeps the co units (minus the new lead) */
     r = th_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.water\"}");
     td_assert_str(r, "ticket.status", "dispatched");
@@ -438,7 +438,7 @@ static void test_return_and_dispatch(void **state)
     cJSON_Delete(r);
     td_err_msg(wb, "forbidden", NULL, "get", args);
     /* dispatch to the same lead again is allowed (new deadlines) */
-    th_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.water\",\"co\":[]}");
+    td_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.water\",\"co\":[]}");
     r = th_ok(op, "get", "%s", args);
     assert_int_equal(cJSON_GetArraySize(th_get(r, "ticket.co")), 0);
     const char *kinds[] = {"created", "returned", "dispatched", "noted", "accepted", "dispatched",
@@ -480,8 +480,8 @@ static void test_return_window(void **state)
     td_err_msg(wa, "conflict", "return window", "return", "{\"ticket\":1,\"reason\":\"不是我们的\"}");
     td_assert_status(op, id, "dispatched");
     /* a fresh dispatch opens a fresh window */
-    th_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.a\"}");
-    th_ok(wa, "return", "{\"ticket\":1,\"reason\":\"不是我们的\"}");
+    td_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.a\"}");
+    td_ok(wa, "return", "{\"ticket\":1,\"reason\":\"不是我们的\"}");
     td_assert_status(op, id, "triage");
     th_client_destroy(&op);
     th_client_destroy(&wa);
@@ -532,8 +532,8 @@ static void test_merge_cancel_supervise(void **state)
     cJSON_Delete(r);
     td_err_msg(op, "conflict", "is cancelled; cancel needs status triage, dispatched, accepted or resolved",
                "cancel", "{\"ticket\":3,\"reason\":\"x\"}");
-    th_ok(wa, "sign", "{\"ticket\":1}");
-    th_ok(wa, "finish", "{\"ticket\":1,\"result\":\"ok\"}");
+    td_ok(wa, "sign", "{\"ticket\":1}");
+    td_ok(wa, "finish", "{\"ticket\":1,\"result\":\"ok\"}");
     td_err_msg(op, "conflict", "is resolved; merge needs status", "merge", "{\"ticket\":1,\"into\":3}");
     r = th_ok(op, "cancel", "{\"ticket\":1,\"reason\":\"市民撤诉\"}");
     td_assert_str(r, "ticket.status", "cancelled");
@@ -596,8 +596,8 @@ static void test_inbox_and_pushes(void **state)
     assert_int_equal(last, th_geti(r, "items.0.seq"));
     cJSON_Delete(r);
 
-    th_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
-    th_ok(op, "dispatch", "{\"ticket\":%lld,\"unit\":\"t.b\"}", (long long)id);
+    td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
+    td_ok(op, "dispatch", "{\"ticket\":%lld,\"unit\":\"t.b\"}", (long long)id);
     p = th_wait_push(wb, "inbox", 5000);
     assert_non_null(p);
     cJSON_Delete(p);
@@ -615,9 +615,9 @@ static void test_inbox_and_pushes(void **state)
     td_assert_str(r, "items.0.kind", "assigned");
     int64_t lb = th_geti(r, "last");
     cJSON_Delete(r);
-    th_ok(wb, "sign", "{\"ticket\":%lld}", (long long)id);
-    th_ok(wb, "finish", "{\"ticket\":%lld,\"result\":\"ok\"}", (long long)id);
-    th_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"unsatisfied\"}", (long long)id);
+    td_ok(wb, "sign", "{\"ticket\":%lld}", (long long)id);
+    td_ok(wb, "finish", "{\"ticket\":%lld,\"result\":\"ok\"}", (long long)id);
+    td_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"unsatisfied\"}", (long long)id);
     r = th_ok(wb, "inbox", "{\"after\":%lld,\"limit\":2}", (long long)lb);
     assert_int_equal(cJSON_GetArraySize(th_get(r, "items")), 2); /* limit */
     td_assert_str(r, "items.0.kind", "changed");
@@ -629,7 +629,7 @@ static void test_inbox_and_pushes(void **state)
     lb = th_geti(r, "last");
     cJSON_Delete(r);
     /* cancel revokes */
-    th_ok(op, "cancel", "{\"ticket\":%lld,\"reason\":\"x\"}", (long long)id);
+    td_ok(op, "cancel", "{\"ticket\":%lld,\"reason\":\"x\"}", (long long)id);
     r = th_ok(wb, "inbox", "{\"after\":%lld}", (long long)lb);
     assert_int_equal(cJSON_GetArraySize(th_get(r, "items")), 1);
     td_assert_str(r, "items.0.kind", "revoked");
@@ -689,8 +689,8 @@ static void test_events_and_alerts(void **state)
     th_client *mgr = th_client_new(d.front, "manager", "t");
     th_client *wa = th_client_new(d.front, "worker", "t.a"); /* unit.online.t.a: seq 1 */
     int64_t id = td_create_id(op, T_NOISE_A1);
-    th_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
-    th_ok(op, "note", "{\"ticket\":%lld,\"text\":\"x\"}", (long long)id);
+    td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)id);
+    td_ok(op, "note", "{\"ticket\":%lld,\"text\":\"x\"}", (long long)id);
     cJSON *r = th_ok(mgr, "events", "{\"after\":0}");
     const cJSON *ev = th_get(r, "events");
     assert_int_equal(cJSON_GetArraySize(ev), 4);
