@@ -1,0 +1,287 @@
+/* test_worker_wstore.c — unit tests for workers/wstore.c: the local store's
+ * tickets (short indexes, lookups, the open list), the inbox cursor, and the
+ * outbox (unique idem keys, states, order) across reopening. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hotline/proto.h"
+#include "wstore.h"
+
+static char s_dir[64];
+
+static const char *s_path(const char *name)
+{
+    static char buf[4][256];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, 256, "%s/%s", s_dir, name);
+    return p;
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    snprintf(s_dir, sizeof s_dir, "/tmp/hl-wstore-XXXXXX");
+    return mkdtemp(s_dir) ? 0 : -1;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static wstore *s_open(const char *name, const char *unit)
+{
+    char *err = NULL;
+    wstore *s = wstore_open(s_path(name), unit, &err);
+    if (!s) fail_msg("open: %s", err);
+    return s;
+}
+
+static cJSON *s_ticket(int64_t id, const char *no, const char *status, const char *lead)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddNumberToObject(t, "id", (double)id);
+    cJSON_AddStringToObject(t, "no", no);
+    cJSON_AddStringToObject(t, "status", status);
+    if (lead)
+        cJSON_AddStringToObject(t, "lead", lead);
+    else
+        cJSON_AddNullToObject(t, "lead");
+    cJSON_AddStringToObject(t, "category_name", "噪音扰民");
+    return t;
+}
+
+static void test_open_creates_directories_and_keeps_the_unit(void **state)
+{
+    (void)state;
+    wstore *s = s_open("a/b/c/w.db", "t.a");
+    assert_int_equal(wstore_cursor(s), 0);
+    wstore_set_cursor(s, 42);
+    wstore_set_last_sync(s, 1234);
+    wstore_close(&s);
+    assert_null(s);
+    s = s_open("a/b/c/w.db", "t.a");
+    assert_int_equal(wstore_cursor(s), 42);
+    assert_int_equal(wstore_last_sync(s), 1234);
+    wstore_close(&s);
+    /* a store belongs to one unit */
+    char *err = NULL;
+    assert_null(wstore_open(s_path("a/b/c/w.db"), "t.b", &err));
+    assert_non_null(strstr(err, "belongs to unit t.a"));
+    assert_non_null(strstr(err, "--db"));
+    free(err);
+}
+
+static void test_tickets(void **state)
+{
+    (void)state;
+    wstore *s = s_open("t.db", "t.a");
+    ws_ticket prev;
+    cJSON *t = s_ticket(17, "20261127-000017", "dispatched", "t.a");
+    assert_int_equal(wstore_ticket_put(s, t, 1, &prev), 0);
+    assert_int_equal(prev.id, 0); /* new */
+    assert_null(prev.json);
+    cJSON_Delete(t);
+    t = s_ticket(3, "20261127-000003", "dispatched", "t.a");
+    wstore_ticket_put(s, t, 1, NULL);
+    cJSON_Delete(t);
+    t = s_ticket(5, "20261127-000005", "dispatched", "t.b"); /* not ours */
+    wstore_ticket_put(s, t, 0, NULL);
+    cJSON_Delete(t);
+    wstore_commit(s);
+
+    /* short indexes in order of arrival */
+    ws_ticket got;
+    assert_int_equal(wstore_ticket_find(s, "1", &got), 0);
+    assert_int_equal(got.id, 17);
+    assert_int_equal(got.idx, 1);
+    assert_int_equal(got.assigned, 1);
+    assert_string_equal(hl_json_str(got.json, "category_name"), "噪音扰民");
+    wstore_ticket_free(&got);
+    assert_int_equal(wstore_ticket_find(s, "2", &got), 0);
+    assert_int_equal(got.id, 3);
+    wstore_ticket_free(&got);
+    /* by id, by number; a bare number without such index is the id */
+    assert_int_equal(wstore_ticket_find(s, "#3", &got), 0);
+    assert_int_equal(got.idx, 2);
+    wstore_ticket_free(&got);
+    assert_int_equal(wstore_ticket_find(s, "20261127-000017", &got), 0);
+    assert_int_equal(got.id, 17);
+    wstore_ticket_free(&got);
+    assert_int_equal(wstore_ticket_find(s, "17", &got), 0);
+    assert_int_equal(got.id, 17);
+    wstore_ticket_free(&got);
+    assert_int_equal(wstore_ticket_find(s, "99", &got), -1);
+    assert_int_equal(wstore_ticket_find(s, "#99", &got), -1);
+    assert_int_equal(wstore_ticket_find(s, "x", &got), -1);
+    assert_int_equal(wstore_ticket_find(s, "", &got), -1);
+
+    /* update: the previous version comes back, the index stays */
+    t = s_ticket(17, "20261127-000017", "accepted", "t.a");
+    assert_int_equal(wstore_ticket_put(s, t, 0, &prev), 0);
+    cJSON_Delete(t);
+    assert_int_equal(prev.id, 17);
+    assert_string_equal(prev.status, "dispatched");
+    wstore_ticket_free(&prev);
+    t = s_ticket(17, "20261127-000017", "dispatched", "t.a"); /* reopened */
+    wstore_ticket_put(s, t, 1, NULL);
+    cJSON_Delete(t);
+    assert_int_equal(wstore_ticket_get(s, 17, &got), 0);
+    assert_int_equal(got.idx, 1);
+    assert_int_equal(got.assigned, 2);
+    assert_string_equal(got.status, "dispatched");
+    wstore_ticket_free(&got);
+
+    /* not a ticket */
+    cJSON *bad = cJSON_CreateObject();
+    assert_int_equal(wstore_ticket_put(s, bad, 0, NULL), -1);
+    cJSON_Delete(bad);
+    wstore_close(&s);
+}
+
+static int s_collect(const ws_ticket *t, void *arg)
+{
+    char *out = arg;
+    char one[32];
+    snprintf(one, sizeof one, "%lld,", (long long)t->id);
+    strcat(out, one);
+    return 0;
+}
+
+static void test_open_list(void **state)
+{
+    (void)state;
+    wstore *s = s_open("open.db", "t.a");
+    const char *statuses[] = {"dispatched", "accepted", "resolved", "triage", "dispatched"};
+    const char *leads[] = {"t.a", "t.a", "t.a", NULL, "t.b"};
+    for (int i = 0; i < 5; i++) {
+        char no[32];
+        snprintf(no, sizeof no, "20261127-%06d", i + 1);
+        cJSON *t = s_ticket(i + 1, no, statuses[i], leads[i]);
+        wstore_ticket_put(s, t, 0, NULL);
+        cJSON_Delete(t);
+    }
+    char out[256] = "";
+    wstore_ticket_each(s, 1, s_collect, out);
+    assert_string_equal(out, "1,2,");
+    out[0] = '\0';
+    wstore_ticket_each(s, 0, s_collect, out);
+    assert_string_equal(out, "1,2,3,4,5,");
+    wstore_close(&s);
+}
+
+static int s_actions(const ws_action *a, void *arg)
+{
+    char *out = arg;
+    char one[64];
+    snprintf(one, sizeof one, "%s:%s,", a->op, wstore_state_name(a->state));
+    strcat(out, one);
+    return 0;
+}
+
+static void test_outbox(void **state)
+{
+    (void)state;
+    wstore *s = s_open("out.db", "t.a");
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddNumberToObject(args, "ticket", 7);
+    int64_t n1 = wstore_action_add(s, "sign", 7, "20261127-000007", args);
+    args = cJSON_CreateObject();
+    cJSON_AddNumberToObject(args, "ticket", 7);
+    cJSON_AddStringToObject(args, "text", "进展");
+    int64_t n2 = wstore_action_add(s, "note", 7, "20261127-000007", args);
+    args = cJSON_CreateObject();
+    int64_t n3 = wstore_action_add(s, "create", 0, "env.litter", args);
+    wstore_commit(s);
+    assert_true(n1 < n2 && n2 < n3);
+
+    ws_action a1, a2;
+    assert_int_equal(wstore_action_get(s, n1, &a1), 0);
+    assert_int_equal(wstore_action_get(s, n2, &a2), 0);
+    assert_string_equal(a1.op, "sign");
+    assert_int_equal(a1.ticket, 7);
+    assert_string_equal(a1.ref, "20261127-000007");
+    assert_int_equal(a1.state, WS_PENDING);
+    assert_true(strncmp(a1.idem, "t.a-", 4) == 0);
+    assert_true(strlen(a1.idem) <= 64);
+    assert_string_not_equal(a1.idem, a2.idem);
+    cJSON *parsed = cJSON_Parse(a2.args);
+    assert_string_equal(hl_json_str(parsed, "text"), "进展");
+    cJSON_Delete(parsed);
+    char idem1[80];
+    snprintf(idem1, sizeof idem1, "%s", a1.idem);
+    wstore_action_free(&a1);
+    wstore_action_free(&a2);
+
+    assert_true(wstore_action_open_for(s, 7));
+    assert_false(wstore_action_open_for(s, 8));
+    wstore_action_set_state(s, n1, WS_SENT, NULL, NULL);
+    wstore_action_set_state(s, n2, WS_REFUSED, "forbidden", "ticket 7 is led by t.b");
+    wstore_commit(s);
+    assert_int_equal(wstore_action_count(s, WS_PENDING), 1);
+    assert_int_equal(wstore_action_count(s, WS_SENT), 1);
+    assert_int_equal(wstore_action_count(s, WS_REFUSED), 1);
+    char out[256] = "";
+    wstore_action_each(s, (1u << WS_PENDING) | (1u << WS_SENT), s_actions, out);
+    assert_string_equal(out, "sign:sent,create:pending,");
+    wstore_close(&s);
+
+    /* a restart keeps everything; new keys never repeat old ones */
+    s = s_open("out.db", "t.a");
+    out[0] = '\0';
+    wstore_action_each(s, ~0u, s_actions, out);
+    assert_string_equal(out, "sign:sent,note:refused,create:pending,");
+    assert_int_equal(wstore_action_get(s, n2, &a2), 0);
+    assert_string_equal(a2.code, "forbidden");
+    assert_string_equal(a2.message, "ticket 7 is led by t.b");
+    wstore_action_free(&a2);
+    int64_t n4 = wstore_action_add(s, "sign", 9, "9", cJSON_CreateObject());
+    assert_int_equal(wstore_action_get(s, n4, &a1), 0);
+    assert_string_not_equal(a1.idem, idem1);
+    assert_true(n4 > n3);
+    wstore_action_free(&a1);
+    wstore_action_set_state(s, n1, WS_DONE, NULL, NULL);
+    assert_false(wstore_action_open_for(s, 7));
+    assert_int_equal(wstore_action_get(s, 999, &a1), -1);
+    wstore_close(&s);
+}
+
+static void test_long_unit_keeps_idem_short(void **state)
+{
+    (void)state;
+    char unit[65];
+    memset(unit, 'u', 64);
+    unit[64] = '\0';
+    wstore *s = s_open("long.db", unit);
+    int64_t n = 0;
+    for (int i = 0; i < 3; i++) n = wstore_action_add(s, "sign", 1, "1", cJSON_CreateObject());
+    ws_action a;
+    assert_int_equal(wstore_action_get(s, n, &a), 0);
+    assert_true(strlen(a.idem) <= 64);
+    wstore_action_free(&a);
+    wstore_close(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_creates_directories_and_keeps_the_unit),
+        cmocka_unit_test(test_tickets),
+        cmocka_unit_test(test_open_list),
+        cmocka_unit_test(test_outbox),
+        cmocka_unit_test(test_long_unit_keeps_idem_short),
+    };
+    return cmocka_run_group_tests_name("worker_wstore", tests, s_setup, s_teardown);
+}
