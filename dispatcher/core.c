@@ -1363,14 +1363,29 @@ static hl_err (*s_op_fn(const char *name))(req_ctx *)
     return NULL;
 }
 
-/* A worker was heard: its unit comes online if it was not. */
-static int s_heard(req_ctx *x)
+/* A session was heard (whatever its request came to): a worker's unit
+ * comes online if it was not. The event has a savepoint of its own so it
+ * does not depend on the request's fate. */
+static void s_heard(req_ctx *x)
 {
     core_session *s = x->s;
     s->last_seen = x->now;
-    if (s->role != HL_ROLE_WORKER || s->unit < 0 || x->c->online[s->unit]) return 0;
+    if (s->role != HL_ROLE_WORKER || s->unit < 0 || x->c->online[s->unit]) return;
+    size_t at = x->out->n;
+    if (store_mark(x->st) != STORE_OK) {
+        hl_warn("cannot record that %s came online: %s", x->cfg->units[s->unit].id,
+                store_errmsg(x->st));
+        return;
+    }
+    if (s_unit_event(x->c, x->out, s->unit, 1, x->actor, x->now) != 0) {
+        hl_warn("cannot record that %s came online: %s", x->cfg->units[s->unit].id,
+                store_errmsg(x->st));
+        store_undo(x->st);
+        core_outq_truncate(x->out, at);
+        return;
+    }
+    store_unmark(x->st);
     x->c->online[s->unit] = 1;
-    return s_unit_event(x->c, x->out, s->unit, 1, x->actor, x->now);
 }
 
 /* Replay the stored result of an idempotency key, or say it is unknown. */
@@ -1409,64 +1424,58 @@ void core_handle(core *c, const void *peer, size_t peerlen, const void *frame, s
     x.req = &req;
     x.args = req.root;
     if (req.id) rep->re = hl_strdup(req.id);
-    if (e != HL_OK) {
-        rep->text = hl_reply_error(req.id, e, x.msg);
-        hl_request_free(&req);
-        return;
-    }
     x.s = s_session(c, peer, peerlen);
+    if (x.s) s_actor(&x);
+    if (e != HL_OK) goto done;
     int is_hello = strcmp(req.op, "hello") == 0;
     if (!is_hello && (!x.s || !x.s->role)) {
-        rep->text = hl_reply_error(req.id, HL_E_FORBIDDEN,
-                                   "this connection has not said hello (or the dispatcher "
-                                   "restarted since): send hello with your role first");
-        hl_request_free(&req);
-        return;
+        e = s_fail(&x, HL_E_FORBIDDEN,
+                   "this connection has not said hello (or the dispatcher restarted since): "
+                   "send hello with your role first");
+        goto done;
     }
     if (x.s && !(req.spec->roles & x.s->role)) {
-        snprintf(x.msg, sizeof x.msg, "%s is not allowed for the role %s", req.op,
-                 hl_role_name(x.s->role));
-        rep->text = hl_reply_error(req.id, HL_E_FORBIDDEN, x.msg);
-        hl_request_free(&req);
-        return;
+        e = s_fail(&x, HL_E_FORBIDDEN, "%s is not allowed for the role %s", req.op,
+                   hl_role_name(x.s->role));
+        goto done;
     }
-    if (x.s) s_actor(&x);
     x.result = cJSON_CreateObject();
     if (store_mark(c->st) != STORE_OK) {
         e = s_internal(&x);
-    } else {
-        int replayed = 0;
-        if (req.spec->mutates && req.idem) replayed = s_idem_replay(&x, rep, &e);
-        if (!replayed) {
-            if (is_hello)
-                e = op_hello(&x, peer, peerlen);
-            else if (s_op_fn(req.op))
-                e = s_op_fn(req.op)(&x);
-            else
-                e = op_later(&x);
-        }
-        if (e == HL_OK && s_heard(&x) != 0) e = s_internal(&x);
-        char *result_text = NULL;
-        if (e == HL_OK && !replayed && req.spec->mutates) {
-            result_text = hl_json_print(x.result);
-            if (req.idem && store_idem_put(c->st, req.idem, req.op, result_text, x.now) != 0)
-                e = s_internal(&x);
-        }
-        if (e == HL_OK) {
-            store_unmark(c->st);
-            rep->changed = req.spec->mutates && !replayed;
-            if (!replayed) {
-                rep->text = hl_reply_ok(req.id, x.result);
-                x.result = NULL;
-            }
-        } else {
-            store_undo(c->st);
-            core_outq_truncate(out, x.out_start);
-            free(rep->text);
-            rep->text = NULL;
-        }
+        goto done;
+    }
+    int replayed = 0;
+    if (req.spec->mutates && req.idem) replayed = s_idem_replay(&x, rep, &e);
+    if (!replayed) {
+        if (is_hello)
+            e = op_hello(&x, peer, peerlen);
+        else if (s_op_fn(req.op))
+            e = s_op_fn(req.op)(&x);
+        else
+            e = op_later(&x);
+    }
+    if (e == HL_OK && !replayed && req.spec->mutates && req.idem) {
+        /* remember the result, so a retry gets it instead of a second change */
+        char *result_text = hl_json_print(x.result);
+        if (store_idem_put(c->st, req.idem, req.op, result_text, x.now) != STORE_OK)
+            e = s_internal(&x);
         free(result_text);
     }
+    if (e == HL_OK) {
+        store_unmark(c->st);
+        rep->changed = req.spec->mutates && !replayed;
+        if (!replayed) {
+            rep->text = hl_reply_ok(req.id, x.result);
+            x.result = NULL;
+        }
+    } else {
+        store_undo(c->st);
+        core_outq_truncate(out, x.out_start);
+        free(rep->text);
+        rep->text = NULL;
+    }
+done:
+    if (x.s && x.s->role) s_heard(&x);
     if (!rep->text) rep->text = hl_reply_error(req.id, e, x.msg);
     cJSON_Delete(x.result);
     hl_request_free(&req);
