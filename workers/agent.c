@@ -12,6 +12,9 @@
 
 #define AGENT_WINDOW 64      /* actions in flight at once */
 #define AGENT_INBOX_LIMIT 100
+/* Pushes say when the feed grows; a sync now and then covers a push lost
+ * on the way (a full queue at the dispatcher, say). */
+#define AGENT_RESYNC_MS 30000
 
 typedef struct ag_item {
     int64_t n;
@@ -31,7 +34,8 @@ struct agent {
     agent_ui ui;
     void *ui_arg;
     uv_prepare_t prep;
-    int prep_open;
+    uv_timer_t resync;
+    int handles;
 
     ag_item *q; /* unanswered actions, by n; answered ones are marked done and compacted away */
     size_t qhead, qlen, qcap;
@@ -379,6 +383,12 @@ static void s_prepare_cb(uv_prepare_t *h)
     wstore_commit(a->store);
 }
 
+static void s_resync_cb(uv_timer_t *t)
+{
+    agent *a = t->data;
+    if (!a->syncing) s_sync_send(a);
+}
+
 /* ---- life cycle ------------------------------------------------------------------- */
 
 agent *agent_new(uv_loop_t *loop, void *zctx, wstore *store, const char *endpoint,
@@ -391,8 +401,10 @@ agent *agent_new(uv_loop_t *loop, void *zctx, wstore *store, const char *endpoin
     static const sess_hooks hooks = {s_up, s_down, s_push, s_refused};
     a->sess = sess_new(loop, zctx, endpoint, unit, client, &hooks, a);
     uv_prepare_init(loop, &a->prep);
+    uv_timer_init(loop, &a->resync);
     a->prep.data = a;
-    a->prep_open = 1;
+    a->resync.data = a;
+    a->handles = 2;
     return a;
 }
 
@@ -410,13 +422,14 @@ void agent_start(agent *a)
     wstore_action_each(a->store, (1u << WS_PENDING) | (1u << WS_SENT), s_load_one, a);
     if (a->open) hl_info("%zu action(s) from an earlier run wait to be sent", a->open);
     uv_prepare_start(&a->prep, s_prepare_cb);
+    uv_timer_start(&a->resync, s_resync_cb, AGENT_RESYNC_MS, AGENT_RESYNC_MS);
     sess_start(a->sess);
 }
 
-static void s_prep_closed(uv_handle_t *h)
+static void s_closed(uv_handle_t *h)
 {
     agent *a = h->data;
-    free(a);
+    if (--a->handles == 0) free(a);
 }
 
 void agent_destroy(agent **ap)
@@ -430,7 +443,8 @@ void agent_destroy(agent **ap)
         if (!a->q[i].done) s_item_free(&a->q[i]);
     free(a->q);
     free(a->unit);
-    uv_close((uv_handle_t *)&a->prep, s_prep_closed);
+    uv_close((uv_handle_t *)&a->prep, s_closed);
+    uv_close((uv_handle_t *)&a->resync, s_closed);
 }
 
 wstore *agent_store(agent *a)

@@ -521,6 +521,13 @@ struct console {
     int report_step; /* 0 none, 1 category, 2 cell, 3 description */
     char *rep_category, *rep_cell;
     int sync_asked; /* the user asked for a sync: say when it is done */
+    /* Until the first sync is done (or the first connection attempt has
+     * failed) input waits, so that "sign 1" piped in at start-up finds
+     * ticket 1 and a script's output does not depend on timing. */
+    int ready;
+    char **held;
+    size_t nheld, capheld;
+    int eof_held;
     int quitting, exited;
     uv_timer_t flush_timer;
     int handles; /* open handles to close before freeing */
@@ -915,8 +922,9 @@ static void s_cmd_status(console *c)
 
 static void s_cmd_help(console *c)
 {
-    s_outf(c, "命令 commands (N = [index], number or #id):\n"
-              "  list [all]        待办工单 open tickets\n"
+    s_outf(c, "命令 commands; N = [index] from list,\n"
+              "  a ticket number or #id:\n"
+              "  list [all]        待办 open tickets\n"
               "  show N            详情 details\n"
               "  sign N [note]     签收 sign for it\n"
               "  note N TEXT       备注 progress note\n"
@@ -1000,8 +1008,9 @@ static void s_line(console *c, const char *line)
     case CMD_REPORT:
         if (cmd.prompt) {
             c->report_step = 1;
-            if (!c->tty) s_outf(c, "上报 report: category, cell (- for none),\n  description, "
-                                   "one per line\n");
+            if (!c->tty)
+                s_outf(c, "上报 report, one per line: category,\n  cell (- for none), "
+                          "description\n");
         } else {
             s_report(c, cmd.category, cmd.cell, cmd.text);
         }
@@ -1017,6 +1026,15 @@ static void s_line(console *c, const char *line)
 
 /* ---- stdin --------------------------------------------------------------------------------- */
 
+static void s_hold(console *c, const char *line)
+{
+    if (c->nheld == c->capheld) {
+        c->capheld = c->capheld ? c->capheld * 2 : 16;
+        c->held = hl_realloc(c->held, c->capheld * sizeof *c->held);
+    }
+    c->held[c->nheld++] = hl_strdup(line);
+}
+
 static void s_feed(console *c, const char *data, size_t n)
 {
     for (size_t i = 0; i < n && !c->quitting; i++) {
@@ -1025,6 +1043,8 @@ static void s_feed(console *c, const char *data, size_t n)
             if (c->discard) {
                 c->discard = 0;
                 s_error(c, "line too long (8 KiB at most); it was ignored");
+            } else if (!c->ready) {
+                s_hold(c, c->line.data ? c->line.data : "");
             } else {
                 s_line(c, c->line.data ? c->line.data : "");
             }
@@ -1043,9 +1063,34 @@ static void s_feed(console *c, const char *data, size_t n)
 
 static void s_eof(console *c)
 {
+    if (!c->ready) {
+        if (c->line.len && !c->discard) s_hold(c, c->line.data);
+        hl_buf_reset(&c->line);
+        c->eof_held = 1;
+        return;
+    }
     if (c->line.len && !c->discard && !c->quitting) s_line(c, c->line.data);
     hl_buf_reset(&c->line);
     con_quit(c);
+}
+
+/* The first sync is done, or the link is known to be down: run what was
+ * typed meanwhile. */
+static void s_set_ready(console *c)
+{
+    if (c->ready) return;
+    c->ready = 1;
+    /* detached first: a held "quit" may end the console while we run */
+    char **held = c->held;
+    size_t n = c->nheld;
+    c->held = NULL;
+    c->nheld = c->capheld = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!c->quitting) s_line(c, held[i]);
+        free(held[i]);
+    }
+    free(held);
+    if (c->eof_held && !c->quitting) con_quit(c);
 }
 
 static void s_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -1163,6 +1208,7 @@ static void s_on_link(agent *a, int up, const char *why, void *arg)
             s_outf(c, "已连接 link up\n");
     } else {
         s_outf(c, "连接断开 link down; will retry\n");
+        s_set_ready(c);
     }
     s_check_flush(c);
 }
@@ -1171,9 +1217,10 @@ static void s_on_synced(agent *a, int items, void *arg)
 {
     (void)a;
     console *c = arg;
-    if (!c->sync_asked) return;
+    int asked = c->sync_asked;
     c->sync_asked = 0;
-    s_outf(c, "已同步 synced: %d new item(s)\n", items);
+    if (asked) s_outf(c, "已同步 synced: %d new item(s)\n", items);
+    s_set_ready(c); /* may ask for another sync */
 }
 
 static void s_on_refused(agent *a, const char *code, const char *message, void *arg)
@@ -1183,6 +1230,7 @@ static void s_on_refused(agent *a, const char *code, const char *message, void *
                          agent_unit(a), code, message);
     s_error(c, m);
     free(m);
+    c->ready = 1;
     if (!c->exited) {
         c->exited = 1;
         c->quitting = 1;
@@ -1262,6 +1310,10 @@ void con_destroy(console **cp)
     free(c->rep_category);
     free(c->rep_cell);
     c->rep_category = c->rep_cell = NULL;
+    for (size_t i = 0; i < c->nheld; i++) free(c->held[i]);
+    free(c->held);
+    c->held = NULL;
+    c->nheld = 0;
     if (c->in_open) {
         uv_read_stop((uv_stream_t *)&c->in);
         if (c->in_kind == UV_TTY) uv_tty_reset_mode();
