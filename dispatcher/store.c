@@ -158,13 +158,31 @@ _Static_assert(HL_ARRAY_LEN(s_migrations) == STORE_SCHEMA_VERSION,
     "repeat_calls, reopen_count, supervise_count, ext_state, ext_until, ext_reason, ext_count, " \
     "result, satisfaction, merged_into, return_reason, dispatch_id"
 
+/* Ticket parameters are numbered in TICKET_COLS order (?1 = id … ?39 =
+ * dispatch_id), so one binder serves the insert and the update. */
+enum {
+    TP_ID = 1, TP_NO, TP_STATUS, TP_CATEGORY, TP_URGENCY, TP_CHANNEL, TP_TITLE, TP_DESCRIPTION,
+    TP_CALLER_NAME, TP_CALLER_PHONE, TP_CELL, TP_LAT, TP_LON, TP_ADDRESS, TP_TOWN, TP_LEAD, TP_CO,
+    TP_ESCALATED_TO, TP_CREATED_AT, TP_DISPATCHED_AT, TP_SIGNED_AT, TP_RESOLVED_AT, TP_CLOSED_AT,
+    TP_SIGN_DUE, TP_FINISH_DUE, TP_YELLOW, TP_RED, TP_REPEAT_CALLS, TP_REOPEN_COUNT,
+    TP_SUPERVISE_COUNT, TP_EXT_STATE, TP_EXT_UNTIL, TP_EXT_REASON, TP_EXT_COUNT, TP_RESULT,
+    TP_SATISFACTION, TP_MERGED_INTO, TP_RETURN_REASON, TP_DISPATCH_ID
+};
+
 #define TICKET_VALUES                                                                           \
-    ":id, :no, :status, :category, :urgency, :channel, :title, :description, :caller_name, "   \
-    ":caller_phone, :cell, :lat, :lon, :address, :town, :lead, :co, :escalated_to, "           \
-    ":created_at, :dispatched_at, :signed_at, :resolved_at, :closed_at, :sign_due, "           \
-    ":finish_due, :yellow, :red, :repeat_calls, :reopen_count, :supervise_count, :ext_state, " \
-    ":ext_until, :ext_reason, :ext_count, :result, :satisfaction, :merged_into, "              \
-    ":return_reason, :dispatch_id"
+    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, " \
+    "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39"
+
+/* What a ticket's life changes. The rest (number, category, text, caller,
+ * place, creation time) is written once, so an update leaves the phone and
+ * repeat-call indexes alone. */
+#define TICKET_UPDATE                                                                           \
+    "UPDATE tickets SET status = ?3, lead = ?16, co = ?17, escalated_to = ?18, "               \
+    "dispatched_at = ?20, signed_at = ?21, resolved_at = ?22, closed_at = ?23, sign_due = ?24, " \
+    "finish_due = ?25, yellow = ?26, red = ?27, repeat_calls = ?28, reopen_count = ?29, "      \
+    "supervise_count = ?30, ext_state = ?31, ext_until = ?32, ext_reason = ?33, ext_count = ?34, " \
+    "result = ?35, satisfaction = ?36, merged_into = ?37, return_reason = ?38, dispatch_id = ?39 " \
+    "WHERE id = ?1"
 
 /* List queries: one statement per combination of filters, each composed
  * once, only from these constant fragments, and kept prepared. */
@@ -249,12 +267,31 @@ static int s_idx(sqlite3_stmt *s, const char *name)
     return sqlite3_bind_parameter_index(s, name);
 }
 
+/* Strings are bound without a copy: every caller keeps them alive until
+ * the statement has run. */
 static void s_bind_text(sqlite3_stmt *s, const char *name, const char *v)
 {
     int i = s_idx(s, name);
     if (!i) return;
     if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void s_pos_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* A time or id by position: 0 is stored as NULL. */
+static void s_pos_opt(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(s, i, v);
     else
         sqlite3_bind_null(s, i);
 }
@@ -379,8 +416,7 @@ static int s_prepare_all(store *st)
         {&st->daily_next, "INSERT INTO daily_seq (day, n) VALUES (:day, 1) "
                           "ON CONFLICT (day) DO UPDATE SET n = n + 1 RETURNING n"},
         {&st->t_insert, "INSERT INTO tickets (" TICKET_COLS ") VALUES (" TICKET_VALUES ")"},
-        {&st->t_update,
-         "UPDATE tickets SET (" TICKET_COLS ") = (" TICKET_VALUES ") WHERE id = :id"},
+        {&st->t_update, TICKET_UPDATE},
         {&st->t_get, "SELECT " TICKET_COLS " FROM tickets WHERE id = :id"},
         {&st->t_by_no, "SELECT " TICKET_COLS " FROM tickets WHERE no = :no"},
         {&st->t_repeat, "SELECT id FROM tickets WHERE caller_phone = :phone AND category = :category"
@@ -544,51 +580,54 @@ void store_undo(store *st)
 
 /* ---- tickets --------------------------------------------------------------------- */
 
-static void s_bind_ticket(sqlite3_stmt *s, const ticket *t)
+/* Bind every ticket parameter; co is the JSON text of the co list, which
+ * the caller keeps until the statement has run. */
+static void s_bind_ticket(sqlite3_stmt *s, const ticket *t, const char *co)
 {
-    s_bind_opt(s, ":id", t->id);
-    s_bind_text(s, ":no", t->no);
-    s_bind_text(s, ":status", ticket_status_name(t->status));
-    s_bind_text(s, ":category", t->category);
-    s_bind_text(s, ":urgency", hl_urgency_name(t->urgency));
-    s_bind_text(s, ":channel", hl_channel_name(t->channel));
-    s_bind_text(s, ":title", t->title);
-    s_bind_text(s, ":description", t->description ? t->description : "");
-    s_bind_text(s, ":caller_name", t->caller_name);
-    s_bind_text(s, ":caller_phone", t->caller_phone);
-    s_bind_text(s, ":cell", t->cell);
+    s_pos_opt(s, TP_ID, t->id);
+    s_pos_text(s, TP_NO, t->no);
+    s_pos_text(s, TP_STATUS, ticket_status_name(t->status));
+    s_pos_text(s, TP_CATEGORY, t->category);
+    s_pos_text(s, TP_URGENCY, hl_urgency_name(t->urgency));
+    s_pos_text(s, TP_CHANNEL, hl_channel_name(t->channel));
+    s_pos_text(s, TP_TITLE, t->title);
+    s_pos_text(s, TP_DESCRIPTION, t->description ? t->description : "");
+    s_pos_text(s, TP_CALLER_NAME, t->caller_name);
+    s_pos_text(s, TP_CALLER_PHONE, t->caller_phone);
+    s_pos_text(s, TP_CELL, t->cell);
     if (t->has_point) {
-        sqlite3_bind_double(s, s_idx(s, ":lat"), t->lat);
-        sqlite3_bind_double(s, s_idx(s, ":lon"), t->lon);
+        sqlite3_bind_double(s, TP_LAT, t->lat);
+        sqlite3_bind_double(s, TP_LON, t->lon);
+    } else {
+        sqlite3_bind_null(s, TP_LAT);
+        sqlite3_bind_null(s, TP_LON);
     }
-    s_bind_text(s, ":address", t->address);
-    s_bind_text(s, ":town", t->town);
-    s_bind_text(s, ":lead", t->lead);
-    char *co = ticket_co_text(t);
-    s_bind_text(s, ":co", co);
-    free(co);
-    s_bind_text(s, ":escalated_to", t->escalated_to);
-    s_bind_int(s, ":created_at", t->created_at);
-    s_bind_opt(s, ":dispatched_at", t->dispatched_at);
-    s_bind_opt(s, ":signed_at", t->signed_at);
-    s_bind_opt(s, ":resolved_at", t->resolved_at);
-    s_bind_opt(s, ":closed_at", t->closed_at);
-    s_bind_opt(s, ":sign_due", t->sign_due);
-    s_bind_opt(s, ":finish_due", t->finish_due);
-    s_bind_int(s, ":yellow", t->yellow);
-    s_bind_int(s, ":red", t->red);
-    s_bind_int(s, ":repeat_calls", t->repeat_calls);
-    s_bind_int(s, ":reopen_count", t->reopen_count);
-    s_bind_int(s, ":supervise_count", t->supervise_count);
-    s_bind_text(s, ":ext_state", t->ext_state ? ticket_ext_state_name(t->ext_state) : NULL);
-    s_bind_opt(s, ":ext_until", t->ext_until);
-    s_bind_text(s, ":ext_reason", t->ext_reason);
-    s_bind_int(s, ":ext_count", t->ext_count);
-    s_bind_text(s, ":result", t->result);
-    s_bind_text(s, ":satisfaction", t->satisfaction);
-    s_bind_text(s, ":merged_into", t->merged_into);
-    s_bind_text(s, ":return_reason", t->return_reason);
-    s_bind_opt(s, ":dispatch_id", t->dispatch_id);
+    s_pos_text(s, TP_ADDRESS, t->address);
+    s_pos_text(s, TP_TOWN, t->town);
+    s_pos_text(s, TP_LEAD, t->lead);
+    s_pos_text(s, TP_CO, co);
+    s_pos_text(s, TP_ESCALATED_TO, t->escalated_to);
+    sqlite3_bind_int64(s, TP_CREATED_AT, t->created_at);
+    s_pos_opt(s, TP_DISPATCHED_AT, t->dispatched_at);
+    s_pos_opt(s, TP_SIGNED_AT, t->signed_at);
+    s_pos_opt(s, TP_RESOLVED_AT, t->resolved_at);
+    s_pos_opt(s, TP_CLOSED_AT, t->closed_at);
+    s_pos_opt(s, TP_SIGN_DUE, t->sign_due);
+    s_pos_opt(s, TP_FINISH_DUE, t->finish_due);
+    sqlite3_bind_int64(s, TP_YELLOW, t->yellow);
+    sqlite3_bind_int64(s, TP_RED, t->red);
+    sqlite3_bind_int64(s, TP_REPEAT_CALLS, t->repeat_calls);
+    sqlite3_bind_int64(s, TP_REOPEN_COUNT, t->reopen_count);
+    sqlite3_bind_int64(s, TP_SUPERVISE_COUNT, t->supervise_count);
+    s_pos_text(s, TP_EXT_STATE, t->ext_state ? ticket_ext_state_name(t->ext_state) : NULL);
+    s_pos_opt(s, TP_EXT_UNTIL, t->ext_until);
+    s_pos_text(s, TP_EXT_REASON, t->ext_reason);
+    sqlite3_bind_int64(s, TP_EXT_COUNT, t->ext_count);
+    s_pos_text(s, TP_RESULT, t->result);
+    s_pos_text(s, TP_SATISFACTION, t->satisfaction);
+    s_pos_text(s, TP_MERGED_INTO, t->merged_into);
+    s_pos_text(s, TP_RETURN_REASON, t->return_reason);
+    s_pos_opt(s, TP_DISPATCH_ID, t->dispatch_id);
 }
 
 /* Fill t (cleared first) from a row of TICKET_COLS. */
@@ -655,17 +694,22 @@ int store_ticket_insert(store *st, ticket *t, const char yyyymmdd[9])
     s_done(s);
     snprintf(t->no, sizeof t->no, "%.8s-%06lld", yyyymmdd, (long long)n);
     t->id = 0;
-    s_bind_ticket(st->t_insert, t);
-    if (s_run(st, st->t_insert, "saving a ticket") != STORE_OK) return STORE_ERROR;
+    char *co = ticket_co_text(t);
+    s_bind_ticket(st->t_insert, t, co);
+    int rc = s_run(st, st->t_insert, "saving a ticket");
+    free(co);
+    if (rc != STORE_OK) return STORE_ERROR;
     t->id = sqlite3_last_insert_rowid(st->db);
     return store_ticket_set_co(st, t);
 }
 
 int store_ticket_update(store *st, const ticket *t)
 {
-    s_bind_ticket(st->t_update, t);
-    if (s_run(st, st->t_update, "saving a ticket") != STORE_OK) return STORE_ERROR;
-    return STORE_OK;
+    char *co = ticket_co_text(t);
+    s_bind_ticket(st->t_update, t, co);
+    int rc = s_run(st, st->t_update, "saving a ticket");
+    free(co);
+    return rc;
 }
 
 int store_ticket_set_co(store *st, const ticket *t)
