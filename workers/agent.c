@@ -15,6 +15,10 @@
 /* Pushes say when the feed grows; a sync now and then covers a push lost
  * on the way (a full queue at the dispatcher, say). */
 #define AGENT_RESYNC_MS 30000
+/* An "internal" answer (the dispatcher's database failed, nothing applied)
+ * is worth a few more tries before the action counts as refused. */
+#define AGENT_RETRIES 3
+#define AGENT_RETRY_MS 2000
 
 typedef struct ag_item {
     int64_t n;
@@ -22,6 +26,8 @@ typedef struct ag_item {
     char *args; /* JSON object text */
     char *idem;
     char *refusal; /* a forbidden reply's message, while a ping checks the session */
+    int retries;      /* "internal" answers so far */
+    int64_t retry_at; /* monotonic ms before which it is not sent again */
     int inflight;
     int done;
 } ag_item;
@@ -35,6 +41,7 @@ struct agent {
     void *ui_arg;
     uv_prepare_t prep;
     uv_timer_t resync;
+    uv_timer_t retry;
     int handles;
 
     ag_item *q; /* unanswered actions, by n; answered ones are marked done and compacted away */
@@ -42,6 +49,7 @@ struct agent {
     size_t open;     /* items not done */
     size_t inflight;
 
+    int link;      /* as last told to the UI: -1 not yet, 0 down, 1 up */
     int syncing;   /* an inbox request is out */
     int sync_again;
     int sync_items;/* items brought by the sync in progress */
@@ -119,6 +127,11 @@ static void s_pump(agent *a);
 
 static void s_on_verify(sess *s, const hl_reply *rep, void *arg, int64_t n);
 
+static void s_retry_cb(uv_timer_t *t)
+{
+    (void)t;
+}
+
 static void s_refuse(agent *a, ag_item *it, const char *code, const char *message)
 {
     wstore_action_set_state(a->store, it->n, WS_REFUSED, code, message);
@@ -161,6 +174,18 @@ static void s_on_action(sess *s, const hl_reply *rep, void *arg, int64_t n)
         it->inflight = 0;
         return;
     }
+    if (rep->err == HL_E_INTERNAL && it->retries < AGENT_RETRIES) {
+        it->retries++;
+        if (it->inflight) a->inflight--;
+        it->inflight = 0;
+        it->retry_at = hl_mono_ms() + (int64_t)AGENT_RETRY_MS * it->retries;
+        hl_warn("action %lld: the dispatcher failed (%s); trying again in %d s", (long long)n,
+                rep->message, AGENT_RETRY_MS * it->retries / 1000);
+        /* the wake-up runs the loop's before-sleep hook, which sends */
+        uv_timer_start(&a->retry, s_retry_cb, (uint64_t)AGENT_RETRY_MS * (uint64_t)it->retries,
+                       0);
+        return;
+    }
     s_refuse(a, it, rep->code, rep->message);
 }
 
@@ -185,10 +210,12 @@ static void s_pump(agent *a)
 {
     if (!sess_is_up(a->sess)) return;
     int marked = 0;
+    int64_t now = hl_mono_ms();
     for (size_t i = a->qhead; i < a->qlen && a->inflight < AGENT_WINDOW; i++) {
         ag_item *it = &a->q[i];
         if (it->done) continue;
         if (it->inflight) continue;
+        if (it->retry_at > now) break; /* in order: what follows waits too */
         cJSON *args = cJSON_Parse(it->args ? it->args : "{}");
         if (!args) args = cJSON_CreateObject();
         if (sess_request(a->sess, it->op, args, it->idem, s_on_action, a, it->n) != 0)
@@ -333,6 +360,7 @@ static void s_up(sess *s, void *arg)
     a->syncing = 0;
     a->sync_again = 0;
     a->sync_items = 0;
+    a->link = 1;
     if (a->ui.link) a->ui.link(a, 1, NULL, a->ui_arg);
     s_sync_send(a);
     s_pump(a);
@@ -344,6 +372,9 @@ static void s_down(sess *s, const char *why, void *arg)
     agent *a = arg;
     a->syncing = 0;
     a->sync_items = 0;
+    /* every failed attempt ends here; the UI hears of the change only */
+    if (a->link == 0) return;
+    a->link = 0;
     if (a->ui.link) a->ui.link(a, 0, why, a->ui_arg);
 }
 
@@ -398,13 +429,16 @@ agent *agent_new(uv_loop_t *loop, void *zctx, wstore *store, const char *endpoin
     a->loop = loop;
     a->store = store;
     a->unit = hl_strdup(unit);
+    a->link = -1;
     static const sess_hooks hooks = {s_up, s_down, s_push, s_refused};
     a->sess = sess_new(loop, zctx, endpoint, unit, client, &hooks, a);
     uv_prepare_init(loop, &a->prep);
     uv_timer_init(loop, &a->resync);
+    uv_timer_init(loop, &a->retry);
     a->prep.data = a;
     a->resync.data = a;
-    a->handles = 2;
+    a->retry.data = a;
+    a->handles = 3;
     return a;
 }
 
@@ -445,6 +479,7 @@ void agent_destroy(agent **ap)
     free(a->unit);
     uv_close((uv_handle_t *)&a->prep, s_closed);
     uv_close((uv_handle_t *)&a->resync, s_closed);
+    uv_close((uv_handle_t *)&a->retry, s_closed);
 }
 
 wstore *agent_store(agent *a)
