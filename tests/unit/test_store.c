@@ -1,0 +1,421 @@
+/* test_store.c — unit tests for dispatcher/store.c on a real SQLite file:
+ * every ticket field survives a round trip, the schema version is set once,
+ * a request's mark/undo and a batch's rollback leave nothing behind (event
+ * seq included), daily numbering, the repeat-call lookup, list filters,
+ * feeds, the event log and idempotency keys. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "ticket.h"
+
+#include "hotline/util.h"
+
+static char s_db[512];
+
+static int s_setup(void **state)
+{
+    static int n;
+    mkdir("tests/out", 0755);
+    snprintf(s_db, sizeof s_db, "tests/out/store-%d-%d.db", (int)getpid(), ++n);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    const char *suffix[] = {"", "-wal", "-shm", ".lock"};
+    for (int i = 0; i < 4; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s%s", s_db, suffix[i]);
+        unlink(p);
+    }
+    return 0;
+}
+
+static store *s_open(void)
+{
+    char *err = NULL;
+    store *st = store_open(s_db, 2, &err);
+    if (!st) fail_msg("store_open: %s", err);
+    return st;
+}
+
+/* A ticket with every field set. */
+static void s_full(ticket *t)
+{
+    memset(t, 0, sizeof *t);
+    t->status = TS_ACCEPTED;
+    ticket_set(&t->category, "env.noise");
+    t->urgency = HL_URG_URGENT;
+    t->channel = HL_CH_APP;
+    ticket_set(&t->title, "标题");
+    ticket_set(&t->description, "描述 with \"quotes\" and 'apostrophes'");
+    ticket_set(&t->caller_name, "张三");
+    ticket_set(&t->caller_phone, "13800000000");
+    ticket_set(&t->cell, "C-A1");
+    t->has_point = 1;
+    t->lat = 30.005;
+    t->lon = 100.005;
+    ticket_set(&t->address, "人民路1号");
+    ticket_set(&t->town, "t.a");
+    ticket_set(&t->lead, "t.a.g1");
+    char *co[] = {"t.a", "t.water"};
+    ticket_set_co(t, co, 2);
+    ticket_set(&t->escalated_to, "t");
+    t->created_at = 1764200000000;
+    t->dispatched_at = 1764200000001;
+    t->signed_at = 1764200000002;
+    t->resolved_at = 1764200000003;
+    t->closed_at = 1764200000004;
+    t->sign_due = 1764200000005;
+    t->finish_due = 1764200000006;
+    t->yellow = 2;
+    t->red = 1;
+    t->repeat_calls = 3;
+    t->reopen_count = 4;
+    t->supervise_count = 5;
+    t->ext_state = TEXT_APPROVED;
+    t->ext_until = 1764200000007;
+    ticket_set(&t->ext_reason, "等待配件");
+    t->ext_count = 1;
+    ticket_set(&t->result, "已处理");
+    ticket_set(&t->satisfaction, "basic");
+    ticket_set(&t->merged_into, "20261127-000001");
+    ticket_set(&t->return_reason, "错派");
+    t->dispatch_id = 42;
+}
+
+static void test_round_trip(void **state)
+{
+    store *st = s_open();
+    ticket t, u = {0};
+    s_full(&t);
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_true(t.id > 0);
+    assert_string_equal(t.no, "20261127-000001");
+    assert_int_equal(store_ticket_get(st, t.id, &u), STORE_OK);
+    /* the wire objects of both are the same, field for field */
+    char *err = NULL;
+    const char *cfgtext = "{\"units\":[{\"id\":\"t\",\"name\":\"T\",\"level\":\"city\"}],"
+                          "\"categories\":[{\"code\":\"env.noise\",\"name\":\"噪音\","
+                          "\"handling\":\"territorial\"}]}";
+    hl_config *cfg = hl_config_parse(cfgtext, strlen(cfgtext), "inline", &err);
+    assert_non_null(cfg);
+    cJSON *a = ticket_json(&t, cfg), *b = ticket_json(&u, cfg);
+    char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+    assert_string_equal(ta, tb);
+    assert_int_equal(u.dispatch_id, 42);
+    assert_int_equal(u.ext_count, 1);
+    free(ta);
+    free(tb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    /* by number, and an update of what changes */
+    ticket v = {0};
+    assert_int_equal(store_ticket_by_no(st, "20261127-000001", &v), STORE_OK);
+    assert_int_equal(v.id, t.id);
+    v.status = TS_CLOSED;
+    ticket_set(&v.lead, NULL);
+    ticket_set_co(&v, NULL, 0);
+    v.ext_state = TEXT_NONE;
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_ticket_update(st, &v), 0);
+    assert_int_equal(store_ticket_set_co(st, &v), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(store_ticket_get(st, t.id, &u), STORE_OK);
+    assert_int_equal(u.status, TS_CLOSED);
+    assert_null(u.lead);
+    assert_int_equal(u.nco, 0);
+    assert_int_equal(u.ext_state, TEXT_NONE);
+    assert_string_equal(u.description, t.description);
+    assert_int_equal(store_ticket_get(st, 999, &u), STORE_NONE);
+    assert_int_equal(store_ticket_by_no(st, "nope", &u), STORE_NONE);
+    ticket_clear(&t);
+    ticket_clear(&u);
+    ticket_clear(&v);
+    hl_config_destroy(&cfg);
+    store_close(&st);
+}
+
+static void test_schema_version(void **state)
+{
+    store *st = s_open();
+    store_close(&st);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), STORE_SCHEMA_VERSION);
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    /* a second open finds the schema in place */
+    st = s_open();
+    store_close(&st);
+    /* two stores on one file: the second is refused */
+    st = s_open();
+    char *err = NULL;
+    store *other = store_open(s_db, 2, &err);
+    assert_null(other);
+    assert_non_null(strstr(err, "in use"));
+    free(err);
+    store_close(&st);
+}
+
+static int64_t s_event(store *st, const char *kind, int64_t ticket_id)
+{
+    store_event ev = {.seq = store_event_next_seq(st), .ticket_id = ticket_id, .time = 1000,
+                      .kind = kind, .topic = "ticket.x.-", .actor = "system", .json = "{}"};
+    assert_int_equal(store_event_append(st, &ev), 0);
+    return ev.seq;
+}
+
+static void s_count_cb(const ticket *t, void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static int s_count(store *st, const store_filter *f)
+{
+    int n = 0;
+    assert_int_equal(store_ticket_list(st, f, s_count_cb, &n), 0);
+    return n;
+}
+
+static void test_mark_undo_rollback(void **state)
+{
+    store *st = s_open();
+    ticket t;
+    assert_int_equal(store_event_next_seq(st), 1);
+    assert_int_equal(store_begin(st), 0);
+    /* a request that fails is undone alone */
+    assert_int_equal(store_mark(st), 0);
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_int_equal(s_event(st, "created", t.id), 1);
+    store_undo(st);
+    ticket_clear(&t);
+    assert_int_equal(store_event_next_seq(st), 1);
+    /* the next one succeeds and gets the same number and seq */
+    assert_int_equal(store_mark(st), 0);
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_string_equal(t.no, "20261127-000001");
+    assert_int_equal(s_event(st, "created", t.id), 1);
+    store_unmark(st);
+    ticket_clear(&t);
+    assert_int_equal(store_commit(st), 0);
+    /* a batch rolled back leaves nothing, and the seq comes back */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_mark(st), 0);
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_int_equal(s_event(st, "created", t.id), 2);
+    store_unmark(st);
+    ticket_clear(&t);
+    store_rollback(st);
+    assert_int_equal(store_event_next_seq(st), 2);
+    store_filter f = {.limit = 100};
+    assert_int_equal(s_count(st, &f), 1);
+    store_close(&st);
+    /* the seq is read back from the log after a restart */
+    st = s_open();
+    assert_int_equal(store_event_next_seq(st), 2);
+    store_close(&st);
+}
+
+static void test_numbering(void **state)
+{
+    store *st = s_open();
+    ticket t;
+    const char *days[] = {"20261127", "20261127", "20261128", "20261127"};
+    const char *want[] = {"20261127-000001", "20261127-000002", "20261128-000001",
+                          "20261127-000003"};
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < 4; i++) {
+        s_full(&t);
+        assert_int_equal(store_ticket_insert(st, &t, days[i]), 0);
+        assert_string_equal(t.no, want[i]);
+        ticket_clear(&t);
+    }
+    assert_int_equal(store_commit(st), 0);
+    store_close(&st);
+}
+
+static void test_repeat_lookup_and_list(void **state)
+{
+    store *st = s_open();
+    ticket t;
+    assert_int_equal(store_begin(st), 0);
+    struct {
+        const char *phone, *cell;
+        ticket_status status;
+        hl_ms created;
+        const char *lead;
+    } rows[] = {
+        {"139", "C-A1", TS_DISPATCHED, 1000, "t.a"}, {"139", NULL, TS_TRIAGE, 2000, NULL},
+        {"139", "C-A1", TS_CLOSED, 3000, "t.a"},     {"138", "C-A1", TS_RESOLVED, 4000, "t.b"},
+    };
+    for (int i = 0; i < 4; i++) {
+        s_full(&t);
+        ticket_set(&t.caller_phone, rows[i].phone);
+        ticket_set(&t.cell, rows[i].cell);
+        ticket_set(&t.lead, rows[i].lead);
+        t.status = rows[i].status;
+        t.created_at = rows[i].created;
+        t.yellow = i == 3;
+        t.red = 0;
+        t.finish_due = i == 0 ? 500 : 0;
+        assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+        ticket_clear(&t);
+    }
+    assert_int_equal(store_commit(st), 0);
+    int64_t id = 0;
+    /* open tickets only, same cell (NULL matches NULL), within the window */
+    assert_int_equal(store_ticket_find_repeat(st, "139", "env.noise", "C-A1", 0, &id), STORE_OK);
+    assert_int_equal(id, 1);
+    assert_int_equal(store_ticket_find_repeat(st, "139", "env.noise", NULL, 0, &id), STORE_OK);
+    assert_int_equal(id, 2);
+    assert_int_equal(store_ticket_find_repeat(st, "139", "env.noise", "C-A1", 1001, &id), STORE_NONE);
+    assert_int_equal(store_ticket_find_repeat(st, "139", "env.litter", "C-A1", 0, &id), STORE_NONE);
+    assert_int_equal(store_ticket_find_repeat(st, "138", "env.noise", "C-A1", 0, &id), STORE_OK);
+    assert_int_equal(id, 4);
+    /* list filters */
+    store_filter f = {.limit = 100};
+    assert_int_equal(s_count(st, &f), 4);
+    f.phone = "139";
+    assert_int_equal(s_count(st, &f), 3);
+    f.statuses = TS_OPEN_SET;
+    assert_int_equal(s_count(st, &f), 2);
+    store_filter g = {.limit = 100, .lead = "t.a"};
+    assert_int_equal(s_count(st, &g), 2);
+    store_filter m = {.limit = 100, .member = "t.water"}; /* every row has t.water as co */
+    assert_int_equal(s_count(st, &m), 4);
+    store_filter o = {.limit = 100, .overdue = 1, .now = 600};
+    assert_int_equal(s_count(st, &o), 1);
+    store_filter y = {.limit = 100, .yellow = 1};
+    assert_int_equal(s_count(st, &y), 1);
+    store_filter r = {.limit = 100, .red = 1};
+    assert_int_equal(s_count(st, &r), 0);
+    store_filter b = {.limit = 2, .before = 4};
+    assert_int_equal(s_count(st, &b), 2);
+    store_close(&st);
+}
+
+typedef struct seen {
+    int64_t seq[16];
+    char kind[16][16];
+    int n;
+} seen;
+
+static void s_feed_cb(int64_t seq, const char *kind, int64_t ticket_id, void *arg)
+{
+    seen *s = arg;
+    s->seq[s->n] = seq;
+    snprintf(s->kind[s->n++], 16, "%s", kind);
+}
+
+static void s_ev_cb(int64_t seq, const char *topic, const char *json, void *arg)
+{
+    seen *s = arg;
+    s->seq[s->n] = seq;
+    snprintf(s->kind[s->n++], 16, "%s", topic);
+}
+
+static void s_hist_cb(const store_event *ev, void *arg)
+{
+    seen *s = arg;
+    s->seq[s->n] = ev->seq;
+    snprintf(s->kind[s->n++], 16, "%s", ev->kind);
+}
+
+static void test_feeds_log_idem(void **state)
+{
+    store *st = s_open();
+    assert_int_equal(store_begin(st), 0);
+    int64_t a, b, c;
+    assert_int_equal(store_feed_add(st, "t.a", "assigned", 1, 10, &a), 0);
+    assert_int_equal(store_feed_add(st, "t.b", "assigned", 1, 10, &b), 0);
+    assert_int_equal(store_feed_add(st, "t.a", "revoked", 1, 11, &c), 0);
+    assert_true(a < b && b < c);
+    s_event(st, "created", 1);
+    s_event(st, "online", 0);
+    s_event(st, "accepted", 1);
+    assert_int_equal(store_idem_put(st, "k-old", "create", "{\"x\":1}", 1000), 0);
+    assert_int_equal(store_idem_put(st, "k-new", "sign", "{\"y\":2}", 5000), 0);
+    assert_int_equal(store_commit(st), 0);
+
+    seen s = {0};
+    assert_int_equal(store_feed_after(st, "t.a", 0, 10, s_feed_cb, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.kind[0], "assigned");
+    assert_string_equal(s.kind[1], "revoked");
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_feed_after(st, "t.a", a, 10, s_feed_cb, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.seq[0], c);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_events_after(st, 1, 1, s_ev_cb, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.seq[0], 2);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_ticket_history(st, 1, s_hist_cb, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.kind[0], "created");
+    assert_string_equal(s.kind[1], "accepted");
+
+    char *op = NULL, *res = NULL;
+    assert_int_equal(store_idem_get(st, "k-new", &op, &res), STORE_OK);
+    assert_string_equal(op, "sign");
+    assert_string_equal(res, "{\"y\":2}");
+    free(op);
+    free(res);
+    assert_int_equal(store_idem_get(st, "k-none", &op, &res), STORE_NONE);
+    int64_t n = 0;
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_idem_purge(st, 2000, &n), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_idem_get(st, "k-old", &op, &res), STORE_NONE);
+    assert_int_equal(store_idem_get(st, "k-new", &op, &res), STORE_OK);
+    free(op);
+    free(res);
+    /* a duplicate key is refused with a message (core never tries) */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_idem_put(st, "k-new", "sign", "{}", 6000), STORE_ERROR);
+    assert_non_null(strstr(store_errmsg(st), "idempotency"));
+    store_rollback(st);
+    store_close(&st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_schema_version, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_mark_undo_rollback, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_numbering, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_repeat_lookup_and_list, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_feeds_log_idem, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
