@@ -248,6 +248,13 @@ static void test_watch_alert_colour(void **state)
     th_stop_pid(pid, 0, 15000);
     char *text = th_read(log);
     if (!strstr(text, a)) {
+        /* a skip only if the dispatcher has no alert to show either */
+        th_client *m = th_client_new(s_d.front, "manager", NULL);
+        cJSON *r = th_ok(m, "alerts", "");
+        if (cJSON_GetArraySize(th_get(r, "alerts")) > 0)
+            fail_msg("the dispatcher raised alerts but watch printed none:\n%s", text);
+        cJSON_Delete(r);
+        th_client_destroy(&m);
         fprintf(stderr, "# skip: the dispatcher raised no alert within 6 s (deadlines not "
                         "implemented yet?)\n");
     } else {
