@@ -30,7 +30,7 @@ static const command s_commands[] = {
     {"note", cmd_note, 0, "note NO TEXT"},
     {"categories", cmd_categories, 0, "categories [TEXT]"},
     {"units", cmd_units, 0, "units [--online] [--level LEVEL]"},
-    {"watch", cmd_watch, 1, "watch [PREFIX] [--count N] [--for SECONDS] [--from SEQ]"},
+    {"watch", cmd_watch, 1, "watch [PREFIX] [--count N] [--for SECONDS] [--from SEQ] [--poll MS]"},
     {"alerts", cmd_alerts, 1,
      "alerts [--unit U] [--level yellow|red] [--limit N] [--after CURSOR | --all]"},
     {"supervise", cmd_supervise, 1, "supervise NO NOTE"},
