@@ -1,7 +1,8 @@
 /* test_console_watch.c — `hotline watch` against a real dispatcher: an
  * event that happens after it starts; one published while it was cut off
  * (the dispatcher restarted on another events port, then back), printed
- * after the reconnect from the durable log; catch-up from a given seq;
+ * after the reconnect from the durable log; a seq gap on the live feed
+ * filled from the log (against a fake dispatcher); catch-up from a seq;
  * prefix filtering; --json lines; alerts in colour when the dispatcher
  * raises them. */
 #include "harness.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 static th_disp s_d;
 static char s_cfg[1024];
@@ -268,6 +270,116 @@ static void test_watch_alert_colour(void **state)
     free(a);
 }
 
+/* ---- a seq gap, against a fake dispatcher ------------------------------------- */
+
+static const char *s_fake_event(int seq, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "{\"seq\":%d,\"time\":\"2026-11-27T08:00:0%d.000Z\",\"kind\":\"created\","
+             "\"actor\":\"operator:fake\",\"ticket\":{\"id\":%d,\"no\":\"FAKE-%d\","
+             "\"status\":\"dispatched\",\"lead\":\"t.a\",\"category\":\"env.noise\","
+             "\"urgency\":\"normal\"}}",
+             seq, seq, seq, seq);
+    return buf;
+}
+
+/* Serve one request on the fake front socket: hello, and events from the
+ * log holding seqs 1..logged. Returns the "after" of an events request, or
+ * -1 for anything else, -2 when nothing came. */
+static int64_t s_fake_serve(void *router, int logged, int ms)
+{
+    zmq_pollitem_t it = {router, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, ms) <= 0) return -2;
+    zmq_msg_t ident, body;
+    zmq_msg_init(&ident);
+    zmq_msg_init(&body);
+    zmq_msg_recv(&ident, router, 0);
+    zmq_msg_recv(&body, router, 0);
+    cJSON *req = cJSON_ParseWithLength(zmq_msg_data(&body), zmq_msg_size(&body));
+    zmq_msg_close(&body);
+    const char *op = th_gets(req, "op"), *id = th_gets(req, "id");
+    int64_t after = -1;
+    char reply[4096], ev[512];
+    if (op && strcmp(op, "events") == 0) {
+        after = th_geti(req, "after");
+        int n = snprintf(reply, sizeof reply, "{\"v\":1,\"re\":\"%s\",\"ok\":true,\"events\":[", id);
+        int first = 1, last = (int)after;
+        for (int s = (int)after + 1; s <= logged; s++) {
+            n += snprintf(reply + n, sizeof reply - (size_t)n, "%s%s", first ? "" : ",",
+                          s_fake_event(s, ev, sizeof ev));
+            first = 0;
+            last = s;
+        }
+        snprintf(reply + n, sizeof reply - (size_t)n, "],\"last\":%d}", last);
+    } else {
+        snprintf(reply, sizeof reply,
+                 "{\"v\":1,\"re\":\"%s\",\"ok\":true,\"server\":\"fake\",\"heartbeat_ms\":5000,"
+                 "\"time\":\"2026-11-27T08:00:00.000Z\"}",
+                 id ? id : "");
+    }
+    zmq_msg_send(&ident, router, ZMQ_SNDMORE);
+    zmq_send(router, reply, strlen(reply), 0);
+    zmq_msg_close(&ident);
+    cJSON_Delete(req);
+    return after;
+}
+
+/* Event 2 is logged but never published: the watch sees 3 follow 1 and
+ * fetches what lies between from the log, before printing 3. */
+static void test_watch_seq_gap(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER);
+    void *xpub = zmq_socket(ctx, ZMQ_XPUB); /* XPUB: we see the subscription arrive */
+    int linger = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(xpub, ZMQ_LINGER, &linger, sizeof linger);
+    snprintf(s_d.front, sizeof s_d.front, "tcp://127.0.0.1:%d", th_free_port());
+    snprintf(s_d.events, sizeof s_d.events, "tcp://127.0.0.1:%d", th_free_port());
+    assert_int_equal(zmq_bind(router, s_d.front), 0);
+    assert_int_equal(zmq_bind(xpub, s_d.events), 0);
+    const char *log = th_path("watch-gap.log");
+    pid_t pid = watch_start(log, "--json", "watch", "--from", "0", "--count", "3", "--for", "20",
+                            "--poll", "60000", NULL);
+    /* the log holds event 1 until the subscription is in */
+    int subscribed = 0;
+    int64_t end = th_mono_ms() + 10000;
+    while (!subscribed && th_mono_ms() < end) {
+        s_fake_serve(router, 1, 20);
+        zmq_pollitem_t it = {xpub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 0) > 0) {
+            char sub[64];
+            int n = zmq_recv(xpub, sub, sizeof sub, 0);
+            subscribed = n >= 1 && sub[0] == 1;
+        }
+    }
+    assert_true(subscribed);
+    end = th_mono_ms() + 10000;
+    while (!log_has(log, "FAKE-1") && th_mono_ms() < end) s_fake_serve(router, 1, 20);
+    wait_log(log, "FAKE-1", 10);
+    /* drain the catch-ups of the connection, then publish 3 (2 is lost) */
+    while (s_fake_serve(router, 1, 300) != -2) {
+    }
+    char ev[512];
+    s_fake_event(3, ev, sizeof ev);
+    zmq_send(xpub, "ticket.created.t.a", 18, ZMQ_SNDMORE);
+    zmq_send(xpub, ev, strlen(ev), 0);
+    int64_t asked = -3;
+    end = th_mono_ms() + 10000;
+    while (asked != 1 && th_mono_ms() < end) asked = s_fake_serve(router, 3, 100);
+    assert_int_equal(asked, 1); /* events {after: 1} */
+    assert_int_equal(th_stop_pid(pid, 0, 10000), 0);
+    char *text = th_read(log);
+    char *p1 = strstr(text, "FAKE-1"), *p2 = strstr(text, "FAKE-2"), *p3 = strstr(text, "FAKE-3");
+    if (!(p1 && p2 && p3 && p1 < p2 && p2 < p3)) fail_msg("not 1, 2, 3 in order:\n%s", text);
+    assert_null(strstr(p3 + 1, "FAKE-3")); /* once */
+    free(text);
+    zmq_close(router);
+    zmq_close(xpub);
+    zmq_ctx_term(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_missed_while_disconnected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_from, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_alert_colour, setup, teardown),
+        cmocka_unit_test(test_watch_seq_gap),
     };
     return TH_MAIN("console_watch", tests);
 }
