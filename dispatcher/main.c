@@ -153,6 +153,9 @@ int main(int argc, char **argv)
     core *cr = NULL;
     server *sv = NULL;
     signal(SIGPIPE, SIG_IGN);
+    /* a file size limit makes writes fail (the database reports it and the
+     * batch is refused) instead of killing the process */
+    signal(SIGXFSZ, SIG_IGN);
     if (s_make_parent(db, &err) != 0) goto out;
     st = store_open(db, cfg->dispatcher.synchronous, &err);
     if (!st) goto out;
