@@ -65,6 +65,7 @@ static const char *const s_migrations[] = {
     ");"
     "CREATE INDEX tickets_status ON tickets(status);"
     "CREATE INDEX tickets_lead_status ON tickets(lead, status);"
+    "CREATE INDEX tickets_lead ON tickets(lead);"
     "CREATE INDEX tickets_phone ON tickets(caller_phone);"
     "CREATE INDEX tickets_repeat ON tickets(caller_phone, category, cell, created_at);"
     "CREATE TABLE ticket_co ("
@@ -194,7 +195,8 @@ enum {
     LF_OVERDUE = 16,
     LF_YELLOW = 32,
     LF_RED = 64,
-    LF__COUNT = 128
+    LF_STATUS1 = 128, /* one status: walks an index newest first, no sorting */
+    LF__COUNT = 256
 };
 static const char *const s_list_frag[] = {
     " AND caller_phone = :phone",
@@ -204,6 +206,7 @@ static const char *const s_list_frag[] = {
     " AND status IN ('dispatched', 'accepted') AND finish_due < :now",
     " AND yellow > 0",
     " AND red > 0",
+    " AND status = :s0",
 };
 
 struct store {
@@ -794,7 +797,12 @@ int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void
     if (f->phone) shape |= LF_PHONE;
     if (f->lead) shape |= LF_LEAD;
     if (f->member) shape |= LF_MEMBER;
-    if (f->statuses) shape |= LF_STATUS;
+    int nstatus = 0;
+    for (int i = 0; i < TS__COUNT; i++) nstatus += (f->statuses & TS_BIT(i)) != 0;
+    if (nstatus == 1)
+        shape |= LF_STATUS1;
+    else if (nstatus > 1)
+        shape |= LF_STATUS;
     if (f->overdue) shape |= LF_OVERDUE;
     if (f->yellow) shape |= LF_YELLOW;
     if (f->red) shape |= LF_RED;
@@ -812,7 +820,7 @@ int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void
         int n = 0;
         for (int i = 0; i < TS__COUNT; i++)
             if (f->statuses & TS_BIT(i)) names[n++] = ticket_status_name((ticket_status)i);
-        for (int i = 0; i < 7; i++) {
+        for (int i = 0; i < (nstatus == 1 ? 1 : 7); i++) {
             char p[8];
             snprintf(p, sizeof p, ":s%d", i);
             s_bind_text(s, p, names[i < n ? i : 0]);
