@@ -578,7 +578,7 @@ static void s_result_ticket(req_ctx *x, const ticket *t)
 
 /* ---- session ops ------------------------------------------------------------------------------------ */
 
-static hl_err op_hello(req_ctx *x, const void *peer, size_t peerlen)
+static hl_err s_op_hello(req_ctx *x, const void *peer, size_t peerlen)
 {
     int role = hl_role_parse(s_arg_str(x, "role"));
     const char *unit = s_arg_str(x, "unit");
@@ -603,13 +603,13 @@ static hl_err op_hello(req_ctx *x, const void *peer, size_t peerlen)
     return HL_OK;
 }
 
-static hl_err op_ping(req_ctx *x)
+static hl_err s_op_ping(req_ctx *x)
 {
     hl_json_add_time(x->result, "time", x->now);
     return HL_OK;
 }
 
-static hl_err op_units(req_ctx *x)
+static hl_err s_op_units(req_ctx *x)
 {
     cJSON *arr = cJSON_AddArrayToObject(x->result, "units");
     for (int i = 0; i < x->cfg->nunits; i++) {
@@ -644,7 +644,7 @@ static void s_history_cb(const store_event *ev, void *arg)
     cJSON_AddItemToArray(arg, o);
 }
 
-static hl_err op_get(req_ctx *x)
+static hl_err s_op_get(req_ctx *x)
 {
     ticket t = {0};
     hl_err e = s_load(x, "ticket", &t);
@@ -687,7 +687,7 @@ static void s_list_cb(const ticket *t, void *arg)
     a->n++;
 }
 
-static hl_err op_list(req_ctx *x)
+static hl_err s_op_list(req_ctx *x)
 {
     store_filter f = {0};
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(x->args, "status");
@@ -745,7 +745,7 @@ static void s_events_cb(int64_t seq, const char *topic, const char *json, void *
     a->last = seq;
 }
 
-static hl_err op_events(req_ctx *x)
+static hl_err s_op_events(req_ctx *x)
 {
     int64_t after = 0, limit = 100;
     hl_json_int(x->args, "after", &after);
@@ -777,7 +777,7 @@ static void s_inbox_cb(int64_t seq, const char *kind, int64_t ticket_id, void *a
     it->ticket_id = ticket_id;
 }
 
-static hl_err op_inbox(req_ctx *x)
+static hl_err s_op_inbox(req_ctx *x)
 {
     int64_t after = 0, limit = 100;
     hl_json_int(x->args, "after", &after);
@@ -832,7 +832,7 @@ static void s_alerts_cb(int64_t id, const char *json, void *arg)
     a->n++;
 }
 
-static hl_err op_alerts(req_ctx *x)
+static hl_err s_op_alerts(req_ctx *x)
 {
     const char *unit = s_arg_str(x, "unit");
     if (unit && hl_config_unit(x->cfg, unit) < 0) return s_unknown_unit(x, "unit", unit);
@@ -850,7 +850,7 @@ static hl_err op_alerts(req_ctx *x)
     return HL_OK;
 }
 
-static hl_err op_later(req_ctx *x)
+static hl_err s_op_later(req_ctx *x)
 {
     return s_fail(x, HL_E_BAD_REQUEST,
                   "%s is not available yet in this version of the dispatcher (hotline %s)",
@@ -881,7 +881,7 @@ static hl_err s_repeat(req_ctx *x, int64_t id, const char *description)
     return e;
 }
 
-static hl_err op_create(req_ctx *x)
+static hl_err s_op_create(req_ctx *x)
 {
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(x->args, "ticket");
     const char *code = hl_json_str(in, "category");
@@ -1026,7 +1026,7 @@ static hl_err s_co_arg(req_ctx *x, const cJSON *arr, const ticket *t, int lead, 
     return HL_OK;
 }
 
-static hl_err op_dispatch(req_ctx *x)
+static hl_err s_op_dispatch(req_ctx *x)
 {
     const char *unit = s_arg_str(x, "unit");
     int u = hl_config_unit(x->cfg, unit);
@@ -1096,7 +1096,7 @@ static hl_err s_transition(req_ctx *x, unsigned allowed, int lead_only, change_f
     return e;
 }
 
-static hl_err ch_sign(req_ctx *x, ticket *t, const char **kind, const char **note,
+static hl_err s_ch_sign(req_ctx *x, ticket *t, const char **kind, const char **note,
                       const char **lead_kind, int *revoke_all)
 {
     t->status = TS_ACCEPTED;
@@ -1107,12 +1107,12 @@ static hl_err ch_sign(req_ctx *x, ticket *t, const char **kind, const char **not
                                                                             : s_internal(x);
 }
 
-static hl_err op_sign(req_ctx *x)
+static hl_err s_op_sign(req_ctx *x)
 {
-    return s_transition(x, TS_BIT(TS_DISPATCHED), 1, ch_sign);
+    return s_transition(x, TS_BIT(TS_DISPATCHED), 1, s_ch_sign);
 }
 
-static hl_err ch_return(req_ctx *x, ticket *t, const char **kind, const char **note,
+static hl_err s_ch_return(req_ctx *x, ticket *t, const char **kind, const char **note,
                         const char **lead_kind, int *revoke_all)
 {
     if (x->cfg->has_return_window && t->dispatched_at) {
@@ -1143,12 +1143,12 @@ static hl_err ch_return(req_ctx *x, ticket *t, const char **kind, const char **n
     return HL_OK;
 }
 
-static hl_err op_return(req_ctx *x)
+static hl_err s_op_return(req_ctx *x)
 {
-    return s_transition(x, TS_BIT(TS_DISPATCHED) | TS_BIT(TS_ACCEPTED), 1, ch_return);
+    return s_transition(x, TS_BIT(TS_DISPATCHED) | TS_BIT(TS_ACCEPTED), 1, s_ch_return);
 }
 
-static hl_err ch_supervise(req_ctx *x, ticket *t, const char **kind, const char **note,
+static hl_err s_ch_supervise(req_ctx *x, ticket *t, const char **kind, const char **note,
                            const char **lead_kind, int *revoke_all)
 {
     t->supervise_count++;
@@ -1157,12 +1157,12 @@ static hl_err ch_supervise(req_ctx *x, ticket *t, const char **kind, const char 
     return HL_OK;
 }
 
-static hl_err op_supervise(req_ctx *x)
+static hl_err s_op_supervise(req_ctx *x)
 {
-    return s_transition(x, TS_BIT(TS_DISPATCHED) | TS_BIT(TS_ACCEPTED), 0, ch_supervise);
+    return s_transition(x, TS_BIT(TS_DISPATCHED) | TS_BIT(TS_ACCEPTED), 0, s_ch_supervise);
 }
 
-static hl_err ch_extend(req_ctx *x, ticket *t, const char **kind, const char **note,
+static hl_err s_ch_extend(req_ctx *x, ticket *t, const char **kind, const char **note,
                         const char **lead_kind, int *revoke_all)
 {
     const char *until_s = s_arg_str(x, "until"), *by_s = s_arg_str(x, "by");
@@ -1196,12 +1196,12 @@ static hl_err ch_extend(req_ctx *x, ticket *t, const char **kind, const char **n
     return HL_OK;
 }
 
-static hl_err op_extend(req_ctx *x)
+static hl_err s_op_extend(req_ctx *x)
 {
-    return s_transition(x, TS_BIT(TS_ACCEPTED), 1, ch_extend);
+    return s_transition(x, TS_BIT(TS_ACCEPTED), 1, s_ch_extend);
 }
 
-static hl_err ch_cancel(req_ctx *x, ticket *t, const char **kind, const char **note,
+static hl_err s_ch_cancel(req_ctx *x, ticket *t, const char **kind, const char **note,
                         const char **lead_kind, int *revoke_all)
 {
     if (s_dispatch_end(x, t, "cancelled") != 0) return s_internal(x);
@@ -1213,12 +1213,12 @@ static hl_err ch_cancel(req_ctx *x, ticket *t, const char **kind, const char **n
     return HL_OK;
 }
 
-static hl_err op_cancel(req_ctx *x)
+static hl_err s_op_cancel(req_ctx *x)
 {
-    return s_transition(x, TS_OPEN_SET, 0, ch_cancel);
+    return s_transition(x, TS_OPEN_SET, 0, s_ch_cancel);
 }
 
-static hl_err ch_callback(req_ctx *x, ticket *t, const char **kind, const char **note,
+static hl_err s_ch_callback(req_ctx *x, ticket *t, const char **kind, const char **note,
                           const char **lead_kind, int *revoke_all)
 {
     const char *result = s_arg_str(x, "result");
@@ -1241,13 +1241,13 @@ static hl_err ch_callback(req_ctx *x, ticket *t, const char **kind, const char *
     return HL_OK;
 }
 
-static hl_err op_callback(req_ctx *x)
+static hl_err s_op_callback(req_ctx *x)
 {
-    return s_transition(x, TS_BIT(TS_RESOLVED), 0, ch_callback);
+    return s_transition(x, TS_BIT(TS_RESOLVED), 0, s_ch_callback);
 }
 
 /* finish: resolved, and closed at once when there is nobody to call back. */
-static hl_err op_finish(req_ctx *x)
+static hl_err s_op_finish(req_ctx *x)
 {
     ticket t = {0};
     hl_err e = s_load(x, "ticket", &t);
@@ -1281,7 +1281,7 @@ static hl_err op_finish(req_ctx *x)
     return e;
 }
 
-static hl_err op_merge(req_ctx *x)
+static hl_err s_op_merge(req_ctx *x)
 {
     ticket t = {0}, into = {0};
     hl_err e = s_load(x, "ticket", &t);
@@ -1317,7 +1317,7 @@ static hl_err op_merge(req_ctx *x)
     return e;
 }
 
-static hl_err op_note(req_ctx *x)
+static hl_err s_op_note(req_ctx *x)
 {
     ticket t = {0};
     hl_err e = s_load(x, "ticket", &t);
@@ -1347,13 +1347,13 @@ typedef struct op_entry {
 } op_entry;
 
 static const op_entry s_ops[] = {
-    {"ping", op_ping},         {"units", op_units},       {"create", op_create},
-    {"get", op_get},           {"list", op_list},         {"dispatch", op_dispatch},
-    {"callback", op_callback}, {"merge", op_merge},       {"cancel", op_cancel},
-    {"note", op_note},         {"supervise", op_supervise}, {"decide", op_later},
-    {"alerts", op_alerts},     {"stats", op_later},       {"events", op_events},
-    {"inbox", op_inbox},       {"sign", op_sign},         {"finish", op_finish},
-    {"return", op_return},     {"extend", op_extend},
+    {"ping", s_op_ping},         {"units", s_op_units},       {"create", s_op_create},
+    {"get", s_op_get},           {"list", s_op_list},         {"dispatch", s_op_dispatch},
+    {"callback", s_op_callback}, {"merge", s_op_merge},       {"cancel", s_op_cancel},
+    {"note", s_op_note},         {"supervise", s_op_supervise}, {"decide", s_op_later},
+    {"alerts", s_op_alerts},     {"stats", s_op_later},       {"events", s_op_events},
+    {"inbox", s_op_inbox},       {"sign", s_op_sign},         {"finish", s_op_finish},
+    {"return", s_op_return},     {"extend", s_op_extend},
 };
 
 static hl_err (*s_op_fn(const char *name))(req_ctx *)
@@ -1448,11 +1448,11 @@ void core_handle(core *c, const void *peer, size_t peerlen, const void *frame, s
     if (req.spec->mutates && req.idem) replayed = s_idem_replay(&x, rep, &e);
     if (!replayed) {
         if (is_hello)
-            e = op_hello(&x, peer, peerlen);
+            e = s_op_hello(&x, peer, peerlen);
         else if (s_op_fn(req.op))
             e = s_op_fn(req.op)(&x);
         else
-            e = op_later(&x);
+            e = s_op_later(&x);
     }
     if (e == HL_OK && !replayed && req.spec->mutates && req.idem) {
         /* remember the result, so a retry gets it instead of a second change */
