@@ -110,7 +110,8 @@ void core_destroy(core **cp)
     const void *k;
     size_t kl;
     void *v;
-    while (hl_map_next(c->sessions, &pos, &k, &kl, &v)) s_session_free(v);
+    while (hl_map_next(c->sessions, &pos, &k, &kl, &v))
+        s_session_free(v);
     hl_map_destroy(&c->sessions);
     free(c->workers);
     free(c->online);
@@ -323,8 +324,7 @@ static int s_event(req_ctx *x, const ticket *t, const char *kind, int from, cons
 }
 
 /* A unit event: unit.online.<unit> or unit.offline.<unit>. */
-static int s_unit_event(core *c, core_outq *out, int unit, int online, const char *actor,
-                        hl_ms now)
+static int s_unit_event(core *c, core_outq *out, int unit, int online, const char *actor, hl_ms now)
 {
     const char *kind = online ? "online" : "offline";
     const char *id = c->cfg->units[unit].id;
@@ -372,13 +372,15 @@ static void s_rel_save(rel *r, const ticket *t)
     r->lead = t->lead ? hl_strdup(t->lead) : NULL;
     r->nco = t->nco;
     r->co = t->nco ? hl_calloc((size_t)t->nco, sizeof(char *)) : NULL;
-    for (int i = 0; i < t->nco; i++) r->co[i] = hl_strdup(t->co[i]);
+    for (int i = 0; i < t->nco; i++)
+        r->co[i] = hl_strdup(t->co[i]);
 }
 
 static void s_rel_free(rel *r)
 {
     free(r->lead);
-    for (int i = 0; i < r->nco; i++) free(r->co[i]);
+    for (int i = 0; i < r->nco; i++)
+        free(r->co[i]);
     free(r->co);
     memset(r, 0, sizeof *r);
 }
@@ -401,12 +403,15 @@ static int s_feed_change(req_ctx *x, const ticket *t, const rel *old, const char
     const char *units[2 + 64];
     int n = 0;
     if (t->lead) units[n++] = t->lead;
-    for (int i = 0; i < t->nco && n < 33; i++) units[n++] = t->co[i];
+    for (int i = 0; i < t->nco && n < 33; i++)
+        units[n++] = t->co[i];
     if (old->lead) units[n++] = old->lead;
-    for (int i = 0; i < old->nco && n < 66; i++) units[n++] = old->co[i];
+    for (int i = 0; i < old->nco && n < 66; i++)
+        units[n++] = old->co[i];
     for (int i = 0; i < n; i++) {
         int dup = 0;
-        for (int k = 0; k < i && !dup; k++) dup = strcmp(units[k], units[i]) == 0;
+        for (int k = 0; k < i && !dup; k++)
+            dup = strcmp(units[k], units[i]) == 0;
         if (dup) continue;
         int before = s_rel_of(old->lead, old->co, old->nco, units[i]);
         int after = revoke_all ? 0 : s_rel_of(t->lead, t->co, t->nco, units[i]);
@@ -422,7 +427,8 @@ static int s_feed_change(req_ctx *x, const ticket *t, const rel *old, const char
     return 0;
 }
 
-/* ---- helpers for ops --------------------------------------------------------------------------- */
+/* ---- helpers for ops ---------------------------------------------------------------------------
+ */
 
 HL_PRINTF(3, 4)
 static hl_err s_fail(req_ctx *x, hl_err e, const char *fmt, ...)
@@ -469,12 +475,16 @@ static int s_can_read(req_ctx *x, const ticket *t)
 static void s_status_list(unsigned set, char *buf, size_t size)
 {
     int n = 0, total = 0;
-    for (int i = 0; i < TS__COUNT; i++) total += (set & TS_BIT(i)) != 0;
+    for (int i = 0; i < TS__COUNT; i++)
+        total += (set & TS_BIT(i)) != 0;
     buf[0] = '\0';
     for (int i = 0; i < TS__COUNT; i++) {
         if (!(set & TS_BIT(i))) continue;
         size_t len = strlen(buf);
-        snprintf(buf + len, size - len, "%s%s", n == 0 ? "" : n == total - 1 ? " or " : ", ",
+        snprintf(buf + len, size - len, "%s%s",
+                 n == 0           ? ""
+                 : n == total - 1 ? " or "
+                                  : ", ",
                  ticket_status_name((ticket_status)i));
         n++;
     }
@@ -517,8 +527,10 @@ static hl_err s_load(req_ctx *x, const char *name, ticket *t)
         return s_fail(x, HL_E_BAD_REQUEST, "%s: must be a ticket id or number", name);
     }
     if (rc == STORE_NONE)
-        return s_fail(x, HL_E_NOT_FOUND, "no ticket %s (%s takes a ticket id or a number such "
-                      "as 20261127-000017)", shown, name);
+        return s_fail(x, HL_E_NOT_FOUND,
+                      "no ticket %s (%s takes a ticket id or a number such "
+                      "as 20261127-000017)",
+                      shown, name);
     if (rc != STORE_OK) return s_internal(x);
     return HL_OK;
 }
@@ -576,7 +588,8 @@ static void s_result_ticket(req_ctx *x, const ticket *t)
     cJSON_AddItemToObject(x->result, "ticket", ticket_json(t, x->cfg));
 }
 
-/* ---- session ops ------------------------------------------------------------------------------------ */
+/* ---- session ops
+ * ------------------------------------------------------------------------------------ */
 
 static hl_err s_op_hello(req_ctx *x, const void *peer, size_t peerlen)
 {
@@ -629,7 +642,8 @@ static hl_err s_op_units(req_ctx *x)
     return HL_OK;
 }
 
-/* ---- reading ------------------------------------------------------------------------------------------ */
+/* ---- reading
+ * ------------------------------------------------------------------------------------------ */
 
 static void s_history_cb(const store_event *ev, void *arg)
 {
@@ -857,7 +871,8 @@ static hl_err s_op_later(req_ctx *x)
                   x->req->op, HL_VERSION);
 }
 
-/* ---- create ----------------------------------------------------------------------------------------- */
+/* ---- create
+ * ----------------------------------------------------------------------------------------- */
 
 /* A repeat call: count it on the open ticket instead of making a new one. */
 static hl_err s_repeat(req_ctx *x, int64_t id, const char *description)
@@ -908,15 +923,14 @@ static hl_err s_op_create(req_ctx *x)
     double lat = 0, lon = 0;
     int has_lat = hl_json_num(loc, "lat", &lat) == 0, has_lon = hl_json_num(loc, "lon", &lon) == 0;
     if (has_lat != has_lon)
-        return s_fail(x, HL_E_BAD_REQUEST,
-                      "ticket.location: give both lat and lon, or neither");
+        return s_fail(x, HL_E_BAD_REQUEST, "ticket.location: give both lat and lon, or neither");
     const char *cell = hl_json_str(loc, "cell");
     if (cell && !*cell) cell = NULL;
     const char *title = hl_json_str(in, "title");
     const char *description = hl_json_str(in, "description");
 
-    route_input ri = {cat,   (hl_urgency)urgency, (hl_channel)channel, title, description,
-                      cell,  has_lat,             lat,                 lon};
+    route_input ri = {
+        cat, (hl_urgency)urgency, (hl_channel)channel, title, description, cell, has_lat, lat, lon};
     route_result rr;
     hl_err e = route_ticket(x->cfg, &ri, &rr, x->msg, sizeof x->msg);
     if (e != HL_OK) {
@@ -962,7 +976,8 @@ static hl_err s_op_create(req_ctx *x)
     ticket_set(&t.lead, rr.lead >= 0 ? x->cfg->units[rr.lead].id : NULL);
     char *co[64];
     int nco = 0;
-    for (int i = 0; i < rr.nco && nco < 64; i++) co[nco++] = x->cfg->units[rr.co[i]].id;
+    for (int i = 0; i < rr.nco && nco < 64; i++)
+        co[nco++] = x->cfg->units[rr.co[i]].id;
     ticket_set_co(&t, co, nco);
     t.status = TS_TRIAGE;
     t.created_at = x->now;
@@ -997,7 +1012,8 @@ static hl_err s_op_create(req_ctx *x)
     return HL_OK;
 }
 
-/* ---- transitions ------------------------------------------------------------------------------------ */
+/* ---- transitions
+ * ------------------------------------------------------------------------------------ */
 
 /* Resolve a co argument (unit ids or the tokens territorial / grid) for t
  * led by lead; NULL-terminated ids in out. */
@@ -1021,7 +1037,8 @@ static hl_err s_co_arg(req_ctx *x, const cJSON *arr, const ticket *t, int lead, 
     int res[16];
     int cell = hl_config_cell(x->cfg, t->cell);
     int k = route_resolve_co(x->cfg, list, n, cell, lead, res, 0);
-    for (int i = 0; i < k; i++) out[i] = x->cfg->units[res[i]].id;
+    for (int i = 0; i < k; i++)
+        out[i] = x->cfg->units[res[i]].id;
     *nout = k;
     return HL_OK;
 }
@@ -1097,14 +1114,13 @@ static hl_err s_transition(req_ctx *x, unsigned allowed, int lead_only, change_f
 }
 
 static hl_err s_ch_sign(req_ctx *x, ticket *t, const char **kind, const char **note,
-                      const char **lead_kind, int *revoke_all)
+                        const char **lead_kind, int *revoke_all)
 {
     t->status = TS_ACCEPTED;
     t->signed_at = x->now;
     *kind = "accepted";
     *note = s_arg_str(x, "note");
-    return store_dispatch_signed(x->st, t->dispatch_id, x->now) == STORE_OK ? HL_OK
-                                                                            : s_internal(x);
+    return store_dispatch_signed(x->st, t->dispatch_id, x->now) == STORE_OK ? HL_OK : s_internal(x);
 }
 
 static hl_err s_op_sign(req_ctx *x)
@@ -1113,7 +1129,7 @@ static hl_err s_op_sign(req_ctx *x)
 }
 
 static hl_err s_ch_return(req_ctx *x, ticket *t, const char **kind, const char **note,
-                        const char **lead_kind, int *revoke_all)
+                          const char **lead_kind, int *revoke_all)
 {
     if (x->cfg->has_return_window && t->dispatched_at) {
         hl_ms until = hl_cal_add(x->cfg->calendar, t->dispatched_at, &x->cfg->return_window, 1.0);
@@ -1124,8 +1140,7 @@ static hl_err s_ch_return(req_ctx *x, ticket *t, const char **kind, const char *
                           "ticket %s was dispatched at %s and the return window of %s ended at "
                           "%s; it can no longer be returned: handle it, or ask the hotline to "
                           "re-dispatch it",
-                          t->no, hl_time_format(t->dispatched_at, d), w,
-                          hl_time_format(until, u));
+                          t->no, hl_time_format(t->dispatched_at, d), w, hl_time_format(until, u));
         }
     }
     const char *reason = s_arg_str(x, "reason");
@@ -1149,7 +1164,7 @@ static hl_err s_op_return(req_ctx *x)
 }
 
 static hl_err s_ch_supervise(req_ctx *x, ticket *t, const char **kind, const char **note,
-                           const char **lead_kind, int *revoke_all)
+                             const char **lead_kind, int *revoke_all)
 {
     t->supervise_count++;
     *kind = "supervised";
@@ -1163,7 +1178,7 @@ static hl_err s_op_supervise(req_ctx *x)
 }
 
 static hl_err s_ch_extend(req_ctx *x, ticket *t, const char **kind, const char **note,
-                        const char **lead_kind, int *revoke_all)
+                          const char **lead_kind, int *revoke_all)
 {
     const char *until_s = s_arg_str(x, "until"), *by_s = s_arg_str(x, "by");
     if (!until_s == !by_s)
@@ -1171,8 +1186,7 @@ static hl_err s_ch_extend(req_ctx *x, ticket *t, const char **kind, const char *
                       "give exactly one of until (a time) or by (a duration such as \"2wd\")");
     if (t->ext_state == TEXT_PENDING)
         return s_fail(x, HL_E_CONFLICT,
-                      "ticket %s already has an extension request waiting for a decision",
-                      t->no);
+                      "ticket %s already has an extension request waiting for a decision", t->no);
     hl_ms until;
     if (until_s) {
         hl_time_parse(until_s, &until);
@@ -1202,7 +1216,7 @@ static hl_err s_op_extend(req_ctx *x)
 }
 
 static hl_err s_ch_cancel(req_ctx *x, ticket *t, const char **kind, const char **note,
-                        const char **lead_kind, int *revoke_all)
+                          const char **lead_kind, int *revoke_all)
 {
     if (s_dispatch_end(x, t, "cancelled") != 0) return s_internal(x);
     t->status = TS_CANCELLED;
@@ -1219,7 +1233,7 @@ static hl_err s_op_cancel(req_ctx *x)
 }
 
 static hl_err s_ch_callback(req_ctx *x, ticket *t, const char **kind, const char **note,
-                          const char **lead_kind, int *revoke_all)
+                            const char **lead_kind, int *revoke_all)
 {
     const char *result = s_arg_str(x, "result");
     *note = s_arg_str(x, "note");
@@ -1269,8 +1283,7 @@ static hl_err s_op_finish(req_ctx *x)
         t.closed_at = x->now;
         rc = s_dispatch_end(x, &t, "closed") != 0 ||
              s_event(x, &t, "closed", TS_RESOLVED, t.lead,
-                     "closed without a callback: the caller left no phone number",
-                     "system") != 0;
+                     "closed without a callback: the caller left no phone number", "system") != 0;
     }
     if (rc || store_ticket_update(x->st, &t) != STORE_OK ||
         s_feed_change(x, &t, &old, "changed", 0) != 0)
@@ -1323,8 +1336,8 @@ static hl_err s_op_note(req_ctx *x)
     hl_err e = s_load(x, "ticket", &t);
     if (e == HL_OK && s_is_worker(x) && !s_is_member(x, &t))
         e = s_fail(x, HL_E_FORBIDDEN,
-                   "ticket %s is neither led nor co-handled by %s; only its units add notes",
-                   t.no, s_unit_id(x));
+                   "ticket %s is neither led nor co-handled by %s; only its units add notes", t.no,
+                   s_unit_id(x));
     if (e == HL_OK) e = s_need(x, &t, TS_OPEN_SET);
     if (e == HL_OK) {
         rel old;
@@ -1339,7 +1352,8 @@ static hl_err s_op_note(req_ctx *x)
     return e;
 }
 
-/* ---- dispatching requests --------------------------------------------------------------------------- */
+/* ---- dispatching requests
+ * --------------------------------------------------------------------------- */
 
 typedef struct op_entry {
     const char *name;
@@ -1347,12 +1361,12 @@ typedef struct op_entry {
 } op_entry;
 
 static const op_entry s_ops[] = {
-    {"ping", s_op_ping},         {"units", s_op_units},       {"create", s_op_create},
-    {"get", s_op_get},           {"list", s_op_list},         {"dispatch", s_op_dispatch},
-    {"callback", s_op_callback}, {"merge", s_op_merge},       {"cancel", s_op_cancel},
+    {"ping", s_op_ping},         {"units", s_op_units},         {"create", s_op_create},
+    {"get", s_op_get},           {"list", s_op_list},           {"dispatch", s_op_dispatch},
+    {"callback", s_op_callback}, {"merge", s_op_merge},         {"cancel", s_op_cancel},
     {"note", s_op_note},         {"supervise", s_op_supervise}, {"decide", s_op_later},
-    {"alerts", s_op_alerts},     {"stats", s_op_later},       {"events", s_op_events},
-    {"inbox", s_op_inbox},       {"sign", s_op_sign},         {"finish", s_op_finish},
+    {"alerts", s_op_alerts},     {"stats", s_op_later},         {"events", s_op_events},
+    {"inbox", s_op_inbox},       {"sign", s_op_sign},           {"finish", s_op_finish},
     {"return", s_op_return},     {"extend", s_op_extend},
 };
 
@@ -1419,8 +1433,8 @@ void core_handle(core *c, const void *peer, size_t peerlen, const void *frame, s
     hl_request req;
     req_ctx x = {.c = c, .cfg = c->cfg, .st = c->st, .out = out, .out_start = out->n};
     x.now = hl_now();
-    hl_err e = hl_request_parse(frame, len, c->cfg->dispatcher.max_message, &req, x.msg,
-                                sizeof x.msg);
+    hl_err e =
+        hl_request_parse(frame, len, c->cfg->dispatcher.max_message, &req, x.msg, sizeof x.msg);
     x.req = &req;
     x.args = req.root;
     if (req.id) rep->re = hl_strdup(req.id);

@@ -19,8 +19,8 @@ typedef struct core core;
 typedef struct core_session {
     char *key; /* the peer key (the ROUTER routing id) */
     size_t keylen;
-    int role;  /* HL_ROLE_* */
-    int unit;  /* unit index, -1 when none */
+    int role; /* HL_ROLE_* */
+    int unit; /* unit index, -1 when none */
     char client[260];
     hl_ms last_seen;
     struct core_session *prev, *next; /* the worker sessions of one unit */

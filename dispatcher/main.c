@@ -107,14 +107,30 @@ int main(int argc, char **argv)
     int check = 0, c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': db = optarg; break;
-        case 'f': front = optarg; break;
-        case 'e': events = optarg; break;
-        case 'k': check = 1; break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("hotline-dispatcher %s\n", HL_VERSION); return 0;
-        default: s_usage(stderr); return 2;
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'f':
+            front = optarg;
+            break;
+        case 'e':
+            events = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case 'V':
+            printf("hotline-dispatcher %s\n", HL_VERSION);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (!config || optind < argc) {

@@ -45,7 +45,8 @@ static int s_rule_matches(const hl_config *cfg, const hl_rule *r, const route_in
     if (r->channels && !(r->channels & (1 << in->channel))) return 0;
     if (r->ntowns > 0) {
         int hit = 0;
-        for (int i = 0; i < r->ntowns && !hit; i++) hit = town >= 0 && r->towns[i] == town;
+        for (int i = 0; i < r->ntowns && !hit; i++)
+            hit = town >= 0 && r->towns[i] == town;
         if (!hit) return 0;
     }
     if (r->cells.n > 0) {
@@ -75,7 +76,8 @@ int route_resolve_co(const hl_config *cfg, const int *list, int n, int cell, int
             u = cell >= 0 ? cfg->cells[cell].unit : -1;
         if (u < 0 || u >= cfg->nunits || u == lead) continue;
         int dup = 0;
-        for (int k = 0; k < nout && !dup; k++) dup = out[k] == u;
+        for (int k = 0; k < nout && !dup; k++)
+            dup = out[k] == u;
         if (!dup) out[nout++] = u;
     }
     return nout;
@@ -122,9 +124,15 @@ hl_err route_ticket(const hl_config *cfg, const route_input *in, route_result *o
     }
     if (rule < 0) {
         switch (cat->handling) {
-        case HL_HANDLE_GRID: lead = cell >= 0 ? cfg->cells[cell].unit : -1; break;
-        case HL_HANDLE_TERRITORIAL: lead = town; break;
-        case HL_HANDLE_DEPARTMENT: lead = cat->department; break;
+        case HL_HANDLE_GRID:
+            lead = cell >= 0 ? cfg->cells[cell].unit : -1;
+            break;
+        case HL_HANDLE_TERRITORIAL:
+            lead = town;
+            break;
+        case HL_HANDLE_DEPARTMENT:
+            lead = cat->department;
+            break;
         }
     }
     out->cell = cell;

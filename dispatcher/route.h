@@ -19,11 +19,11 @@ typedef struct route_input {
 } route_input;
 
 typedef struct route_result {
-    int cell;  /* cell index, -1 when the ticket has no cell */
-    int town;  /* unit index of the cell's town, -1 when none */
-    int lead;  /* unit index, -1 when nothing places it (triage) */
-    int rule;  /* index of the rule that matched, -1 when handling decided */
-    int *co;   /* unit indexes, never the lead, no duplicates */
+    int cell; /* cell index, -1 when the ticket has no cell */
+    int town; /* unit index of the cell's town, -1 when none */
+    int lead; /* unit index, -1 when nothing places it (triage) */
+    int rule; /* index of the rule that matched, -1 when handling decided */
+    int *co;  /* unit indexes, never the lead, no duplicates */
     int nco;
 } route_result;
 

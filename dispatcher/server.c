@@ -96,7 +96,8 @@ static void s_send_out(server *sv)
                 }
             }
         }
-        for (int k = 0; k < ngone; k++) core_forget(sv->core, gone[k], gonelen[k]);
+        for (int k = 0; k < ngone; k++)
+            core_forget(sv->core, gone[k], gonelen[k]);
     }
     core_outq_truncate(&sv->out, 0);
 }
@@ -170,8 +171,7 @@ static void s_on_front(hl_zwatch *w, void *sock, void *arg)
          * changed something; answers to reads may go out */
         hl_error("commit failed: %s", core_errmsg(sv->core));
         char msg[700];
-        snprintf(msg, sizeof msg,
-                 "the database could not save the change: %s; nothing was applied",
+        snprintf(msg, sizeof msg, "the database could not save the change: %s; nothing was applied",
                  core_errmsg(sv->core));
         for (size_t i = 0; i < sv->npend; i++) {
             pending *p = &sv->pend[i];
@@ -239,8 +239,8 @@ static void s_on_signal(uv_signal_t *h, int signum)
 static int s_bind(void *sock, const char *ep, const char *what, char **err)
 {
     if (zmq_bind(sock, ep) != 0) {
-        *err = hl_sprintf("cannot bind the %s socket to %s: %s", what, ep,
-                          zmq_strerror(zmq_errno()));
+        *err =
+            hl_sprintf("cannot bind the %s socket to %s: %s", what, ep, zmq_strerror(zmq_errno()));
         return -1;
     }
     char last[256];
@@ -269,7 +269,8 @@ server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *f
     zmq_setsockopt(sv->front, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sv->pub, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sv->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    if (s_bind(sv->front, front, "front", err) != 0 || s_bind(sv->pub, events, "events", err) != 0) {
+    if (s_bind(sv->front, front, "front", err) != 0 ||
+        s_bind(sv->pub, events, "events", err) != 0) {
         server_destroy(&sv);
         return NULL;
     }
@@ -314,7 +315,8 @@ void server_destroy(server **svp)
     }
     if (sv->watch) hl_zwatch_destroy(&sv->watch);
     uv_run(sv->loop, UV_RUN_NOWAIT); /* let closing handles finish */
-    for (size_t i = 0; i < sv->npend; i++) core_reply_free(&sv->pend[i].rep);
+    for (size_t i = 0; i < sv->npend; i++)
+        core_reply_free(&sv->pend[i].rep);
     free(sv->pend);
     core_outq_free(&sv->out);
     if (sv->front) zmq_close(sv->front);

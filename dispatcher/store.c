@@ -152,35 +152,69 @@ _Static_assert(HL_ARRAY_LEN(s_migrations) == STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
 /* The columns every ticket query reads, in the order s_read_ticket expects. */
-#define TICKET_COLS                                                                             \
-    "id, no, status, category, urgency, channel, title, description, caller_name, "            \
-    "caller_phone, cell, lat, lon, address, town, lead, co, escalated_to, created_at, "        \
-    "dispatched_at, signed_at, resolved_at, closed_at, sign_due, finish_due, yellow, red, "    \
-    "repeat_calls, reopen_count, supervise_count, ext_state, ext_until, ext_reason, ext_count, " \
+#define TICKET_COLS                                                                                \
+    "id, no, status, category, urgency, channel, title, description, caller_name, "                \
+    "caller_phone, cell, lat, lon, address, town, lead, co, escalated_to, created_at, "            \
+    "dispatched_at, signed_at, resolved_at, closed_at, sign_due, finish_due, yellow, red, "        \
+    "repeat_calls, reopen_count, supervise_count, ext_state, ext_until, ext_reason, ext_count, "   \
     "result, satisfaction, merged_into, return_reason, dispatch_id"
 
 /* Ticket parameters are numbered in TICKET_COLS order (?1 = id … ?39 =
  * dispatch_id), so one binder serves the insert and the update. */
 enum {
-    TP_ID = 1, TP_NO, TP_STATUS, TP_CATEGORY, TP_URGENCY, TP_CHANNEL, TP_TITLE, TP_DESCRIPTION,
-    TP_CALLER_NAME, TP_CALLER_PHONE, TP_CELL, TP_LAT, TP_LON, TP_ADDRESS, TP_TOWN, TP_LEAD, TP_CO,
-    TP_ESCALATED_TO, TP_CREATED_AT, TP_DISPATCHED_AT, TP_SIGNED_AT, TP_RESOLVED_AT, TP_CLOSED_AT,
-    TP_SIGN_DUE, TP_FINISH_DUE, TP_YELLOW, TP_RED, TP_REPEAT_CALLS, TP_REOPEN_COUNT,
-    TP_SUPERVISE_COUNT, TP_EXT_STATE, TP_EXT_UNTIL, TP_EXT_REASON, TP_EXT_COUNT, TP_RESULT,
-    TP_SATISFACTION, TP_MERGED_INTO, TP_RETURN_REASON, TP_DISPATCH_ID
+    TP_ID = 1,
+    TP_NO,
+    TP_STATUS,
+    TP_CATEGORY,
+    TP_URGENCY,
+    TP_CHANNEL,
+    TP_TITLE,
+    TP_DESCRIPTION,
+    TP_CALLER_NAME,
+    TP_CALLER_PHONE,
+    TP_CELL,
+    TP_LAT,
+    TP_LON,
+    TP_ADDRESS,
+    TP_TOWN,
+    TP_LEAD,
+    TP_CO,
+    TP_ESCALATED_TO,
+    TP_CREATED_AT,
+    TP_DISPATCHED_AT,
+    TP_SIGNED_AT,
+    TP_RESOLVED_AT,
+    TP_CLOSED_AT,
+    TP_SIGN_DUE,
+    TP_FINISH_DUE,
+    TP_YELLOW,
+    TP_RED,
+    TP_REPEAT_CALLS,
+    TP_REOPEN_COUNT,
+    TP_SUPERVISE_COUNT,
+    TP_EXT_STATE,
+    TP_EXT_UNTIL,
+    TP_EXT_REASON,
+    TP_EXT_COUNT,
+    TP_RESULT,
+    TP_SATISFACTION,
+    TP_MERGED_INTO,
+    TP_RETURN_REASON,
+    TP_DISPATCH_ID
 };
 
-#define TICKET_VALUES                                                                           \
-    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, " \
-    "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39"
+#define TICKET_VALUES                                                                              \
+    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "  \
+    "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, "   \
+    "?39"
 
 /* What a ticket's life changes. The rest (number, category, text, caller,
  * place, creation time) is written once, so an update leaves the phone and
  * repeat-call indexes alone. */
-#define TICKET_UPDATE                                                                           \
-    "UPDATE tickets SET status = ?3, lead = ?16, co = ?17, escalated_to = ?18, "               \
-    "dispatched_at = ?20, signed_at = ?21, resolved_at = ?22, closed_at = ?23, sign_due = ?24, " \
-    "finish_due = ?25, yellow = ?26, red = ?27, repeat_calls = ?28, reopen_count = ?29, "      \
+#define TICKET_UPDATE                                                                              \
+    "UPDATE tickets SET status = ?3, lead = ?16, co = ?17, escalated_to = ?18, "                   \
+    "dispatched_at = ?20, signed_at = ?21, resolved_at = ?22, closed_at = ?23, sign_due = ?24, "   \
+    "finish_due = ?25, yellow = ?26, red = ?27, repeat_calls = ?28, reopen_count = ?29, "          \
     "supervise_count = ?30, ext_state = ?31, ext_until = ?32, ext_reason = ?33, ext_count = ?34, " \
     "result = ?35, satisfaction = ?36, merged_into = ?37, return_reason = ?38, dispatch_id = ?39 " \
     "WHERE id = ?1"
@@ -216,8 +250,8 @@ struct store {
     char err[512];
     int in_batch;
     int marked;
-    int64_t next_seq;      /* the seq of the next event */
-    int64_t marked_seq;    /* next_seq at store_mark */
+    int64_t next_seq;   /* the seq of the next event */
+    int64_t marked_seq; /* next_seq at store_mark */
     sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
     sqlite3_stmt *daily_next, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
     sqlite3_stmt *co_delete, *co_insert;
@@ -422,14 +456,16 @@ static int s_prepare_all(store *st)
         {&st->t_update, TICKET_UPDATE},
         {&st->t_get, "SELECT " TICKET_COLS " FROM tickets WHERE id = :id"},
         {&st->t_by_no, "SELECT " TICKET_COLS " FROM tickets WHERE no = :no"},
-        {&st->t_repeat, "SELECT id FROM tickets WHERE caller_phone = :phone AND category = :category"
-                        " AND cell IS :cell AND created_at >= :since"
-                        " AND status IN ('triage', 'dispatched', 'accepted', 'resolved')"
-                        " ORDER BY created_at DESC LIMIT 1"},
+        {&st->t_repeat,
+         "SELECT id FROM tickets WHERE caller_phone = :phone AND category = :category"
+         " AND cell IS :cell AND created_at >= :since"
+         " AND status IN ('triage', 'dispatched', 'accepted', 'resolved')"
+         " ORDER BY created_at DESC LIMIT 1"},
         {&st->co_delete, "DELETE FROM ticket_co WHERE ticket_id = :id"},
         {&st->co_insert, "INSERT OR IGNORE INTO ticket_co (ticket_id, unit) VALUES (:id, :unit)"},
-        {&st->d_open, "INSERT INTO dispatches (ticket_id, unit, dispatched_at, sign_due, finish_due)"
-                      " VALUES (:ticket, :unit, :at, :sign_due, :finish_due)"},
+        {&st->d_open,
+         "INSERT INTO dispatches (ticket_id, unit, dispatched_at, sign_due, finish_due)"
+         " VALUES (:ticket, :unit, :at, :sign_due, :finish_due)"},
         {&st->d_end, "UPDATE dispatches SET ended_at = :at, end_reason = :reason, "
                      "next_check = NULL WHERE id = :id"},
         {&st->d_signed, "UPDATE dispatches SET signed_at = :at WHERE id = :id"},
@@ -464,9 +500,9 @@ static int s_prepare_all(store *st)
 
 store *store_open(const char *path, int synchronous, char **err)
 {
-    static const char *const sync_sql[] = {"PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL",
-                                           "PRAGMA synchronous = FULL",
-                                           "PRAGMA synchronous = EXTRA"};
+    static const char *const sync_sql[] = {
+        "PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL",
+        "PRAGMA synchronous = EXTRA"};
     store *st = hl_calloc(1, sizeof *st);
     st->lockfd = -1;
     st->path = hl_strdup(path);
@@ -516,7 +552,8 @@ void store_close(store **stp)
     if (st->db) {
         if (st->in_batch) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_stmt *s;
-        while ((s = sqlite3_next_stmt(st->db, NULL)) != NULL) sqlite3_finalize(s);
+        while ((s = sqlite3_next_stmt(st->db, NULL)) != NULL)
+            sqlite3_finalize(s);
         sqlite3_close(st->db);
     }
     if (st->lockfd >= 0) close(st->lockfd);
@@ -755,8 +792,8 @@ int store_ticket_by_no(store *st, const char *no, ticket *out)
     return s_ticket_one(st, st->t_by_no, out);
 }
 
-int store_ticket_find_repeat(store *st, const char *phone, const char *category,
-                             const char *cell, hl_ms since, int64_t *id)
+int store_ticket_find_repeat(store *st, const char *phone, const char *category, const char *cell,
+                             hl_ms since, int64_t *id)
 {
     sqlite3_stmt *s = st->t_repeat;
     s_bind_text(s, ":phone", phone);
@@ -798,7 +835,8 @@ int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void
     if (f->lead) shape |= LF_LEAD;
     if (f->member) shape |= LF_MEMBER;
     int nstatus = 0;
-    for (int i = 0; i < TS__COUNT; i++) nstatus += (f->statuses & TS_BIT(i)) != 0;
+    for (int i = 0; i < TS__COUNT; i++)
+        nstatus += (f->statuses & TS_BIT(i)) != 0;
     if (nstatus == 1)
         shape |= LF_STATUS1;
     else if (nstatus > 1)

@@ -54,8 +54,8 @@ int store_ticket_get(store *st, int64_t id, ticket *out);
 int store_ticket_by_no(store *st, const char *no, ticket *out);
 /* The newest open ticket with this phone, category and cell (NULL cell
  * matches a ticket without cell) created at or after since. */
-int store_ticket_find_repeat(store *st, const char *phone, const char *category,
-                             const char *cell, hl_ms since, int64_t *id);
+int store_ticket_find_repeat(store *st, const char *phone, const char *category, const char *cell,
+                             hl_ms since, int64_t *id);
 
 /* A list query; unset filters are NULL / 0. */
 typedef struct store_filter {
@@ -65,8 +65,8 @@ typedef struct store_filter {
     const char *phone;  /* caller phone */
     int overdue;        /* dispatched or accepted with finish_due < now */
     hl_ms now;
-    int yellow, red;    /* flag counters > 0 */
-    int64_t before;     /* id < before; 0 = no bound */
+    int yellow, red; /* flag counters > 0 */
+    int64_t before;  /* id < before; 0 = no bound */
     int limit;
 } store_filter;
 typedef void (*store_ticket_cb)(const ticket *t, void *arg);
@@ -92,16 +92,16 @@ int store_dispatch_callback(store *st, int64_t id, const char *result);
 /* ---- the event log (append-only) -------------------------------------- */
 
 typedef struct store_event {
-    int64_t seq;        /* must be store_event_next_seq() */
-    int64_t ticket_id;  /* 0 when not about a ticket */
+    int64_t seq;       /* must be store_event_next_seq() */
+    int64_t ticket_id; /* 0 when not about a ticket */
     hl_ms time;
     const char *kind;
     const char *topic;
     const char *actor;
     const char *from, *to; /* statuses or NULL */
-    const char *unit;   /* or NULL */
-    const char *note;   /* or NULL */
-    const char *json;   /* the published message */
+    const char *unit;      /* or NULL */
+    const char *note;      /* or NULL */
+    const char *json;      /* the published message */
 } store_event;
 /* The seq the next appended event gets. */
 int64_t store_event_next_seq(const store *st);

@@ -52,8 +52,10 @@ void ticket_set(char **field, const char *s)
 void ticket_set_co(ticket *t, char *const *ids, int n)
 {
     char **co = n > 0 ? hl_calloc((size_t)n, sizeof(char *)) : NULL;
-    for (int i = 0; i < n; i++) co[i] = hl_strdup(ids[i]);
-    for (int i = 0; i < t->nco; i++) free(t->co[i]);
+    for (int i = 0; i < n; i++)
+        co[i] = hl_strdup(ids[i]);
+    for (int i = 0; i < t->nco; i++)
+        free(t->co[i]);
     free(t->co);
     t->co = co;
     t->nco = n;
@@ -68,12 +70,14 @@ int ticket_has_co(const ticket *t, const char *unit)
 
 void ticket_clear(ticket *t)
 {
-    char **strs[] = {&t->category,    &t->title,        &t->description, &t->caller_name,
-                     &t->caller_phone, &t->cell,        &t->address,     &t->town,
-                     &t->lead,        &t->escalated_to, &t->ext_reason,  &t->result,
-                     &t->satisfaction, &t->merged_into, &t->return_reason};
-    for (size_t i = 0; i < HL_ARRAY_LEN(strs); i++) free(*strs[i]);
-    for (int i = 0; i < t->nco; i++) free(t->co[i]);
+    char **strs[] = {&t->category,     &t->title,        &t->description,  &t->caller_name,
+                     &t->caller_phone, &t->cell,         &t->address,      &t->town,
+                     &t->lead,         &t->escalated_to, &t->ext_reason,   &t->result,
+                     &t->satisfaction, &t->merged_into,  &t->return_reason};
+    for (size_t i = 0; i < HL_ARRAY_LEN(strs); i++)
+        free(*strs[i]);
+    for (int i = 0; i < t->nco; i++)
+        free(t->co[i]);
     free(t->co);
     memset(t, 0, sizeof *t);
 }
@@ -107,7 +111,8 @@ cJSON *ticket_json(const ticket *t, const hl_config *cfg)
     hl_json_add_str(loc, "town", t->town);
     hl_json_add_str(o, "lead", t->lead);
     cJSON *co = cJSON_AddArrayToObject(o, "co");
-    for (int i = 0; i < t->nco; i++) cJSON_AddItemToArray(co, cJSON_CreateString(t->co[i]));
+    for (int i = 0; i < t->nco; i++)
+        cJSON_AddItemToArray(co, cJSON_CreateString(t->co[i]));
     hl_json_add_str(o, "escalated_to", t->escalated_to);
     hl_json_add_time(o, "created_at", t->created_at);
     hl_json_add_time(o, "dispatched_at", t->dispatched_at);
@@ -152,7 +157,8 @@ cJSON *ticket_json_brief(const ticket *t)
 char *ticket_co_text(const ticket *t)
 {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < t->nco; i++) cJSON_AddItemToArray(a, cJSON_CreateString(t->co[i]));
+    for (int i = 0; i < t->nco; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(t->co[i]));
     char *s = hl_json_print(a);
     cJSON_Delete(a);
     return s;

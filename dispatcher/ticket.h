@@ -23,7 +23,8 @@ typedef enum ticket_status {
 
 /* Bits of a status set: TS_BIT(TS_TRIAGE) | ... */
 #define TS_BIT(s) (1u << (s))
-#define TS_OPEN_SET (TS_BIT(TS_TRIAGE) | TS_BIT(TS_DISPATCHED) | TS_BIT(TS_ACCEPTED) | TS_BIT(TS_RESOLVED))
+#define TS_OPEN_SET                                                                                \
+    (TS_BIT(TS_TRIAGE) | TS_BIT(TS_DISPATCHED) | TS_BIT(TS_ACCEPTED) | TS_BIT(TS_RESOLVED))
 
 const char *ticket_status_name(ticket_status s);
 /* The status of a wire name, or -1. */

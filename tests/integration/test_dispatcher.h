@@ -81,23 +81,25 @@ static inline char *td_field(th_client *c, int64_t id, const char *path)
 {
     cJSON *r = th_ok(c, "get", "{\"ticket\":%lld}", (long long)id);
     const cJSON *v = th_get(r, path);
-    char *s = cJSON_IsString(v) ? strdup(v->valuestring) : cJSON_IsNull(v) ? NULL : cJSON_PrintUnformatted(v);
+    char *s = cJSON_IsString(v) ? strdup(v->valuestring)
+              : cJSON_IsNull(v) ? NULL
+                                : cJSON_PrintUnformatted(v);
     cJSON_Delete(r);
     return s;
 }
 
 /* assert a string field of a reply (NULL: the field is JSON null). */
-#define td_assert_str(reply, path, want)                                                 \
-    do {                                                                                 \
-        const cJSON *v_ = th_get((reply), (path));                                       \
-        const char *w_ = (want);                                                         \
-        if (w_ == NULL) {                                                                \
-            if (!cJSON_IsNull(v_)) fail_msg("%s: expected null", (path));                \
-        } else {                                                                         \
-            if (!cJSON_IsString(v_)) fail_msg("%s: expected \"%s\", got no string", (path), w_); \
-            if (strcmp(v_->valuestring, w_) != 0)                                        \
-                fail_msg("%s: expected \"%s\", got \"%s\"", (path), w_, v_->valuestring); \
-        }                                                                                \
+#define td_assert_str(reply, path, want)                                                           \
+    do {                                                                                           \
+        const cJSON *v_ = th_get((reply), (path));                                                 \
+        const char *w_ = (want);                                                                   \
+        if (w_ == NULL) {                                                                          \
+            if (!cJSON_IsNull(v_)) fail_msg("%s: expected null", (path));                          \
+        } else {                                                                                   \
+            if (!cJSON_IsString(v_)) fail_msg("%s: expected \"%s\", got no string", (path), w_);   \
+            if (strcmp(v_->valuestring, w_) != 0)                                                  \
+                fail_msg("%s: expected \"%s\", got \"%s\"", (path), w_, v_->valuestring);          \
+        }                                                                                          \
     } while (0)
 
 /* The status of ticket id. */

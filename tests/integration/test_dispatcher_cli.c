@@ -18,7 +18,8 @@ static int s_run(char **err, ...)
     va_list ap;
     va_start(ap, err);
     const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 19) argv[n++] = a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 19)
+        argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
     char *out = NULL;
@@ -38,8 +39,9 @@ static void s_expect(int rc, int want, char *err, const char *needle)
 static void test_bad_config(void **state)
 {
     char *err = NULL;
-    const char *bad = th_write("bad.json", "{\"units\": [{\"id\": \"x\", \"name\": \"X\", \"level\": \"city\","
-                                           " \"parent\": \"nowhere\"}], \"categories\": []}");
+    const char *bad =
+        th_write("bad.json", "{\"units\": [{\"id\": \"x\", \"name\": \"X\", \"level\": \"city\","
+                             " \"parent\": \"nowhere\"}], \"categories\": []}");
     int rc = s_run(&err, "-c", bad, "--db", th_path("bad.db"), NULL);
     s_expect(rc, 2, err, "config: units[0].parent");
     rc = s_run(&err, "-c", th_path("missing.json"), NULL);
@@ -55,12 +57,12 @@ static void test_loopback_only_without_curve(void **state)
     char *err = NULL;
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://0.0.0.0:%d", th_free_port());
-    int rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("lo.db"), "--front", ep,
-                   NULL);
+    int rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("lo.db"),
+                   "--front", ep, NULL);
     s_expect(rc, 2, err, "CURVE");
     snprintf(ep, sizeof ep, "tcp://*:%d", th_free_port());
-    rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("lo.db"), "--events", ep,
-               NULL);
+    rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("lo.db"), "--events",
+               ep, NULL);
     s_expect(rc, 2, err, "CURVE");
     const char *curve = td_small_with("curve.json", "\"curve\": false", "\"curve\": true");
     rc = s_run(&err, "-c", curve, "--db", th_path("lo.db"), NULL);
@@ -78,8 +80,8 @@ static void test_in_use(void **state)
     char ev[64];
     snprintf(ev, sizeof ev, "tcp://127.0.0.1:%d", th_free_port());
     /* the front endpoint is taken */
-    int rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("other.db"), "--front",
-                   d.front, "--events", ev, NULL);
+    int rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("other.db"),
+                   "--front", d.front, "--events", ev, NULL);
     char want[200];
     snprintf(want, sizeof want, "cannot bind the front socket to %s", d.front);
     s_expect(rc, 1, err, want);
@@ -87,8 +89,8 @@ static void test_in_use(void **state)
     char fr[64];
     snprintf(fr, sizeof fr, "tcp://127.0.0.1:%d", th_free_port());
     snprintf(ev, sizeof ev, "tcp://127.0.0.1:%d", th_free_port());
-    rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", d.db, "--front", fr, "--events", ev,
-               NULL);
+    rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", d.db, "--front", fr,
+               "--events", ev, NULL);
     s_expect(rc, 1, err, "in use by another dispatcher");
     /* and it is still serving */
     th_client *op = th_client_new(d.front, "operator", NULL);
@@ -117,13 +119,13 @@ static void test_database_paths(void **state)
     char fr[64], ev[64];
     snprintf(fr, sizeof fr, "tcp://127.0.0.1:%d", th_free_port());
     snprintf(ev, sizeof ev, "tcp://127.0.0.1:%d", th_free_port());
-    int rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", newer, "--front", fr, "--events",
-                   ev, NULL);
+    int rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", newer, "--front", fr,
+                   "--events", ev, NULL);
     s_expect(rc, 1, err, "schema version 99");
     /* a path that cannot be created */
     th_write("afile", "x");
-    rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("afile/sub/h.db"), "--front",
-               fr, "--events", ev, NULL);
+    rc = s_run(&err, "-c", th_src("config/test-small.json"), "--db", th_path("afile/sub/h.db"),
+               "--front", fr, "--events", ev, NULL);
     s_expect(rc, 1, err, "afile");
 }
 
@@ -152,10 +154,8 @@ static void test_signals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_config),
-        cmocka_unit_test(test_loopback_only_without_curve),
-        cmocka_unit_test(test_in_use),
-        cmocka_unit_test(test_database_paths),
+        cmocka_unit_test(test_bad_config), cmocka_unit_test(test_loopback_only_without_curve),
+        cmocka_unit_test(test_in_use),     cmocka_unit_test(test_database_paths),
         cmocka_unit_test(test_signals),
     };
     return TH_MAIN("dispatcher_cli", tests);

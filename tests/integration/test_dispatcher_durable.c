@@ -52,7 +52,8 @@ static int s_marker(const char *desc, int *k, int *i)
 }
 
 /* Count the tickets of every marker, paging through list. */
-static int s_census(th_client *c, int counts[NWRITERS][PER_WRITER], int64_t ids[NWRITERS][PER_WRITER])
+static int s_census(th_client *c, int counts[NWRITERS][PER_WRITER],
+                    int64_t ids[NWRITERS][PER_WRITER])
 {
     int total = 0;
     int64_t after = 0;
@@ -93,8 +94,8 @@ static int s_check_log(th_client *mgr, int tickets)
         cJSON_ArrayForEach(ev, th_get(r, "events"))
         {
             if (th_geti(ev, "seq") != expect)
-                fail_msg("event log gap: seq %lld where %lld was due", (long long)th_geti(ev, "seq"),
-                         (long long)expect);
+                fail_msg("event log gap: seq %lld where %lld was due",
+                         (long long)th_geti(ev, "seq"), (long long)expect);
             assert_string_equal(th_gets(ev, "kind"), "created");
             assert_true(th_geti(ev, "ticket.id") >= 1);
             expect++;
@@ -117,7 +118,8 @@ static void test_kill9_mid_stream(void **state)
     memset(ws, 0, sizeof ws);
     th_disp d;
     td_start(&d, "config/test-small.json");
-    for (int k = 0; k < NWRITERS; k++) ws[k].c = th_client_new(d.front, "operator", NULL);
+    for (int k = 0; k < NWRITERS; k++)
+        ws[k].c = th_client_new(d.front, "operator", NULL);
 
     int acked = 0;
     int64_t end = th_mono_ms() + 60000;
@@ -129,11 +131,13 @@ static void test_kill9_mid_stream(void **state)
             }
         for (int k = 0; k < NWRITERS; k++) {
             cJSON *r;
-            while ((r = th_recv_reply(ws[k].c, k == 0 ? 5 : 0)) != NULL) s_take(ws, r);
+            while ((r = th_recv_reply(ws[k].c, k == 0 ? 5 : 0)) != NULL)
+                s_take(ws, r);
         }
         acked = 0;
         for (int k = 0; k < NWRITERS; k++)
-            for (int i = 0; i < ws[k].next; i++) acked += ws[k].acked[i] != 0;
+            for (int i = 0; i < ws[k].next; i++)
+                acked += ws[k].acked[i] != 0;
     }
     assert_true(acked >= KILL_AFTER);
     /* a burst the dispatcher is still chewing on when it dies */
@@ -146,7 +150,8 @@ static void test_kill9_mid_stream(void **state)
     /* replies already on their way were acknowledgements too */
     for (int k = 0; k < NWRITERS; k++) {
         cJSON *r;
-        while ((r = th_recv_reply(ws[k].c, 200)) != NULL) s_take(ws, r);
+        while ((r = th_recv_reply(ws[k].c, 200)) != NULL)
+            s_take(ws, r);
     }
     int sent = 0, in_flight = 0;
     acked = 0;
@@ -200,12 +205,14 @@ static void test_kill9_mid_stream(void **state)
     total = s_census(mgr, counts, ids);
     assert_int_equal(total, sent);
     for (int k = 0; k < NWRITERS; k++)
-        for (int i = 0; i < ws[k].next; i++) assert_int_equal(counts[k][i], 1);
+        for (int i = 0; i < ws[k].next; i++)
+            assert_int_equal(counts[k][i], 1);
     s_check_log(mgr, total);
 
     th_client_destroy(&retry);
     th_client_destroy(&mgr);
-    for (int k = 0; k < NWRITERS; k++) th_client_destroy(&ws[k].c);
+    for (int k = 0; k < NWRITERS; k++)
+        th_client_destroy(&ws[k].c);
     assert_int_equal(th_disp_stop(&d), 0);
 }
 
@@ -217,7 +224,8 @@ static void test_sigterm_restart(void **state)
     td_start(&d, "config/test-small.json");
     th_client *op = th_client_new(d.front, "operator", NULL);
     th_client *wa = th_client_new(d.front, "worker", "t.a");
-    int64_t a = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"一\",\"location\":{\"cell\":\"C-A1\"}}");
+    int64_t a = td_create_id(
+        op, "{\"category\":\"env.noise\",\"description\":\"一\",\"location\":{\"cell\":\"C-A1\"}}");
     td_create_id(op, "{\"category\":\"misc.other\",\"description\":\"二\"}");
     td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)a);
     th_client *mgr = th_client_new(d.front, "manager", NULL);
@@ -277,11 +285,13 @@ static void test_disk_full(void **state)
     th_client *op = th_client_new(d.front, "operator", NULL);
     static char desc[3001 * 3];
     desc[0] = '\0';
-    for (int i = 0; i < 3000; i++) strcat(desc, "满");
+    for (int i = 0; i < 3000; i++)
+        strcat(desc, "满");
     int acked = 0, refused = 0;
     for (int i = 0; i < 400 && !refused; i++) {
-        cJSON *r = th_call(op, "create", "{\"idem\":\"full-%d\",\"ticket\":{\"category\":\"misc.other\","
-                                        "\"description\":\"%s\"}}",
+        cJSON *r = th_call(op, "create",
+                           "{\"idem\":\"full-%d\",\"ticket\":{\"category\":\"misc.other\","
+                           "\"description\":\"%s\"}}",
                            i, desc);
         if (th_is_ok(r)) {
             acked++;
@@ -317,8 +327,9 @@ static void test_disk_full(void **state)
     /* room again: the refused create goes through on retry, once */
     th_disp_start(&d, config, db, NULL);
     op = th_client_new(d.front, "operator", NULL);
-    cJSON *r = th_ok(op, "create", "{\"idem\":\"full-%d\",\"ticket\":{\"category\":\"misc.other\","
-                                  "\"description\":\"%s\"}}",
+    cJSON *r = th_ok(op, "create",
+                     "{\"idem\":\"full-%d\",\"ticket\":{\"category\":\"misc.other\","
+                     "\"description\":\"%s\"}}",
                      acked, desc);
     assert_int_equal(th_geti(r, "ticket.id"), acked + 1);
     cJSON_Delete(r);

@@ -132,14 +132,16 @@ static void *s_sub_ready(const char *events_ep, th_client *probe_op)
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
     assert_int_equal(zmq_connect(sub, events_ep), 0);
     /* a note on a probe ticket publishes an event: repeat until one comes */
-    int64_t probe = td_create_id(probe_op, "{\"category\":\"misc.other\",\"description\":\"probe\"}");
-    int seen = TH_WAIT_UNTIL(({
-                                 cJSON_Delete(th_ok(probe_op, "note", "{\"ticket\":%lld,\"text\":\"p\"}",
-                                                    (long long)probe));
-                                 zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
-                                 zmq_poll(&it, 1, 50) == 1;
-                             }),
-                             5000);
+    int64_t probe =
+        td_create_id(probe_op, "{\"category\":\"misc.other\",\"description\":\"probe\"}");
+    int seen =
+        TH_WAIT_UNTIL(({
+                          cJSON_Delete(th_ok(probe_op, "note", "{\"ticket\":%lld,\"text\":\"p\"}",
+                                             (long long)probe));
+                          zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+                          zmq_poll(&it, 1, 50) == 1;
+                      }),
+                      5000);
     assert_true(seen);
     cJSON *e;
     int64_t quiet = th_mono_ms() + 200; /* drain the probe events */
@@ -226,8 +228,9 @@ static void test_published_is_the_log(void **state)
     td_ok(op, "cancel", "{\"ticket\":%lld,\"reason\":\"重复\"}", (long long)t);
     cJSON *log = th_ok(mgr, "events", "{\"after\":%lld}", (long long)from);
     const cJSON *items = th_get(log, "events");
-    const char *topics[] = {"unit.online.t.b",     "ticket.created.t.water", "ticket.dispatched.t.b",
-                            "ticket.accepted.t.b", "ticket.returned.t.b",    "ticket.cancelled.-"};
+    const char *topics[] = {"unit.online.t.b",       "ticket.created.t.water",
+                            "ticket.dispatched.t.b", "ticket.accepted.t.b",
+                            "ticket.returned.t.b",   "ticket.cancelled.-"};
     assert_int_equal(cJSON_GetArraySize(items), 6);
     for (int i = 0; i < 6; i++) {
         cJSON *pub = th_sub_wait(sub, "", 5000);

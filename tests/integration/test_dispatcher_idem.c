@@ -38,8 +38,9 @@ static void test_idem_create(void **state)
     assert_int_equal(s_count_tickets(op), 1);
     assert_int_equal(td_event_count(mgr), events);
     /* a new key makes a new ticket (no phone: no repeat detection) */
-    td_ok(op, "create", "{\"idem\":\"call-2026-0002\",\"ticket\":{\"category\":\"env.noise\","
-                        "\"description\":\"装修噪音\",\"location\":{\"cell\":\"C-A1\"}}}");
+    td_ok(op, "create",
+          "{\"idem\":\"call-2026-0002\",\"ticket\":{\"category\":\"env.noise\","
+          "\"description\":\"装修噪音\",\"location\":{\"cell\":\"C-A1\"}}}");
     assert_int_equal(s_count_tickets(op), 2);
     /* a key used for one op cannot be reused for another */
     td_err_msg(op, "conflict", "call-2026-0001", "cancel",
@@ -74,8 +75,9 @@ static void test_idem_transitions(void **state)
     th_client *op = th_client_new(d.front, "operator", NULL);
     th_client *wa = th_client_new(d.front, "worker", "t.a");
     th_client *mgr = th_client_new(d.front, "manager", NULL);
-    int64_t id = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"x\","
-                                  "\"caller\":{\"phone\":\"13900000000\"},\"location\":{\"cell\":\"C-A1\"}}");
+    int64_t id = td_create_id(
+        op, "{\"category\":\"env.noise\",\"description\":\"x\","
+            "\"caller\":{\"phone\":\"13900000000\"},\"location\":{\"cell\":\"C-A1\"}}");
     /* a refused request is not remembered: the same key works once it can */
     th_err(wa, "conflict", "finish", "{\"idem\":\"fin-1\",\"ticket\":1,\"result\":\"ok\"}");
     cJSON *s1 = th_ok(wa, "sign", "{\"idem\":\"sign-1\",\"ticket\":1}");
@@ -89,8 +91,10 @@ static void test_idem_transitions(void **state)
     td_ok(wa, "finish", "{\"idem\":\"fin-1\",\"ticket\":1,\"result\":\"ok\"}");
     td_ok(op, "note", "{\"idem\":\"note-1\",\"ticket\":1,\"text\":\"回访前确认\"}");
     td_ok(op, "note", "{\"idem\":\"note-1\",\"ticket\":1,\"text\":\"回访前确认\"}");
-    cJSON *c1 = th_ok(op, "callback", "{\"idem\":\"cb-1\",\"ticket\":1,\"result\":\"unsatisfied\"}");
-    cJSON *c2 = th_ok(op, "callback", "{\"idem\":\"cb-1\",\"ticket\":1,\"result\":\"unsatisfied\"}");
+    cJSON *c1 =
+        th_ok(op, "callback", "{\"idem\":\"cb-1\",\"ticket\":1,\"result\":\"unsatisfied\"}");
+    cJSON *c2 =
+        th_ok(op, "callback", "{\"idem\":\"cb-1\",\"ticket\":1,\"result\":\"unsatisfied\"}");
     assert_int_equal(th_geti(c2, "ticket.reopen_count"), 1);
     cJSON *r = th_ok(op, "get", "{\"ticket\":%lld}", (long long)id);
     assert_int_equal(th_geti(r, "ticket.reopen_count"), 1);
@@ -123,8 +127,10 @@ static void test_repeat_calls(void **state)
     assert_int_equal(th_geti(r, "ticket.repeat_calls"), 1);
     cJSON_Delete(r);
     /* the same place found by lat/lon is the same cell */
-    r = td_create(op, "{\"category\":\"env.noise\",\"description\":\"第三次\","
-                      "\"caller\":{\"phone\":\"13700000001\"},\"location\":{\"lat\":30.005,\"lon\":100.005}}");
+    r = td_create(
+        op,
+        "{\"category\":\"env.noise\",\"description\":\"第三次\","
+        "\"caller\":{\"phone\":\"13700000001\"},\"location\":{\"lat\":30.005,\"lon\":100.005}}");
     assert_true(cJSON_IsTrue(th_get(r, "repeat")));
     assert_int_equal(th_geti(r, "ticket.repeat_calls"), 2);
     cJSON_Delete(r);
@@ -154,7 +160,9 @@ static void test_repeat_calls(void **state)
     assert_true(cJSON_IsFalse(th_get(r, "repeat")));
     cJSON_Delete(r);
     for (int i = 0; i < 2; i++) {
-        r = td_create(op, "{\"category\":\"env.noise\",\"description\":\"x\",\"location\":{\"cell\":\"C-A1\"}}");
+        r = td_create(
+            op,
+            "{\"category\":\"env.noise\",\"description\":\"x\",\"location\":{\"cell\":\"C-A1\"}}");
         assert_true(cJSON_IsFalse(th_get(r, "repeat")));
         cJSON_Delete(r);
     }
@@ -185,7 +193,8 @@ static void test_repeat_calls(void **state)
 /* Only calls within dedup_window count as repeats. */
 static void test_dedup_window(void **state)
 {
-    const char *cfg = td_small_with("dedup.json", "\"dedup_window\": \"24h\"", "\"dedup_window\": \"1s\"");
+    const char *cfg =
+        td_small_with("dedup.json", "\"dedup_window\": \"24h\"", "\"dedup_window\": \"1s\"");
     th_disp d;
     td_start(&d, cfg);
     th_client *op = th_client_new(d.front, "operator", NULL);

@@ -83,7 +83,8 @@ static void test_envelope(void **state)
     s_bads(text, "bad_request", NULL);
     /* 64 characters are fine, also when they are Chinese (192 bytes) */
     char id64[64 * 3 + 1] = "";
-    for (int i = 0; i < 64; i++) strcat(id64, "号");
+    for (int i = 0; i < 64; i++)
+        strcat(id64, "号");
     snprintf(text, sizeof text, "{\"v\":1,\"id\":\"%s\",\"op\":\"ping\"}", id64);
     th_send_raw(s_c, text, strlen(text));
     cJSON *r = th_recv_reply(s_c, 5000);
@@ -102,9 +103,10 @@ static void test_envelope(void **state)
     s_bads("{\"v\":1,\"id\":\"u3\",\"op\":42}", "bad_request", "u3");
     /* idem */
     char idem65[200];
-    snprintf(idem65, sizeof idem65,
-             "{\"v\":1,\"id\":\"i1\",\"op\":\"cancel\",\"ticket\":1,\"reason\":\"x\",\"idem\":\"%s\"}",
-             id65);
+    snprintf(
+        idem65, sizeof idem65,
+        "{\"v\":1,\"id\":\"i1\",\"op\":\"cancel\",\"ticket\":1,\"reason\":\"x\",\"idem\":\"%s\"}",
+        id65);
     s_bads(idem65, "bad_request", "i1");
     s_bads("{\"v\":1,\"id\":\"i2\",\"op\":\"cancel\",\"ticket\":1,\"reason\":\"x\",\"idem\":5}",
            "bad_request", "i2");
@@ -124,7 +126,8 @@ static void test_argument_types(void **state)
     s_bads("{\"v\":1,\"id\":\"b1\",\"op\":\"create\",\"ticket\":{\"category\":\"env.noise\","
            "\"description\":5}}",
            "bad_request", "b1");
-    s_bads("{\"v\":1,\"id\":\"b2\",\"op\":\"create\",\"ticket\":\"env.noise\"}", "bad_request", "b2");
+    s_bads("{\"v\":1,\"id\":\"b2\",\"op\":\"create\",\"ticket\":\"env.noise\"}", "bad_request",
+           "b2");
     s_bads("{\"v\":1,\"id\":\"b3\",\"op\":\"create\",\"ticket\":{\"category\":\"env.noise\","
            "\"description\":\"x\",\"location\":{\"lat\":\"30\",\"lon\":100}}}",
            "bad_request", "b3");
@@ -142,7 +145,8 @@ static void test_argument_types(void **state)
     size_t n = 60000;
     char *big = malloc(n);
     size_t k = (size_t)snprintf(big, n, "{\"v\":1,\"id\":\"b8\",\"op\":\"list\",\"status\":[");
-    while (k + 20 < n) k += (size_t)snprintf(big + k, n - k, "\"triage\",");
+    while (k + 20 < n)
+        k += (size_t)snprintf(big + k, n - k, "\"triage\",");
     snprintf(big + k - 1, n - k + 1, "]}");
     s_bads(big, "bad_request", "b8");
     free(big);
@@ -153,15 +157,19 @@ static void test_sizes_and_text(void **state)
     /* 4001 characters of 字 (12003 bytes, under max_message): refused */
     size_t n = 4001 * 3 + 200;
     char *text = malloc(n);
-    size_t k = (size_t)snprintf(text, n, "{\"v\":1,\"id\":\"d1\",\"op\":\"create\",\"ticket\":{"
-                                         "\"category\":\"misc.other\",\"description\":\"");
-    for (int i = 0; i < 4001; i++) k += (size_t)snprintf(text + k, n - k, "字");
+    size_t k = (size_t)snprintf(text, n,
+                                "{\"v\":1,\"id\":\"d1\",\"op\":\"create\",\"ticket\":{"
+                                "\"category\":\"misc.other\",\"description\":\"");
+    for (int i = 0; i < 4001; i++)
+        k += (size_t)snprintf(text + k, n - k, "字");
     snprintf(text + k, n - k, "\"}}");
     s_bads(text, "bad_request", "d1");
     /* 4000 are accepted */
-    k = (size_t)snprintf(text, n, "{\"v\":1,\"id\":\"d2\",\"op\":\"create\",\"ticket\":{"
-                                  "\"category\":\"misc.other\",\"description\":\"");
-    for (int i = 0; i < 4000; i++) k += (size_t)snprintf(text + k, n - k, "字");
+    k = (size_t)snprintf(text, n,
+                         "{\"v\":1,\"id\":\"d2\",\"op\":\"create\",\"ticket\":{"
+                         "\"category\":\"misc.other\",\"description\":\"");
+    for (int i = 0; i < 4000; i++)
+        k += (size_t)snprintf(text + k, n - k, "字");
     snprintf(text + k, n - k, "\"}}");
     th_send_raw(s_c, text, strlen(text));
     cJSON *r = th_recv_reply(s_c, 5000);

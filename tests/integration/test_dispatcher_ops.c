@@ -4,8 +4,9 @@
  * events and alerts. */
 #include "test_dispatcher.h"
 
-#define T_NOISE_A1                                                                            \
-    "{\"category\":\"env.noise\",\"description\":\"广场舞音响太吵\",\"caller\":{\"name\":\"张三\"," \
+#define T_NOISE_A1                                                                                 \
+    "{\"category\":\"env.noise\",\"description\":\"广场舞音响太吵\",\"caller\":{\"name\":"  \
+    "\"张三\","                                                                                  \
     "\"phone\":\"13800000001\"},\"location\":{\"cell\":\"C-A1\",\"address\":\"甲镇人民路1号\"}}"
 
 static void test_session_and_roles(void **state)
@@ -15,7 +16,8 @@ static void test_session_and_roles(void **state)
     th_client *anon = th_client_new(d.front, NULL, NULL);
     th_err(anon, "forbidden", "ping", "");
     th_err(anon, "forbidden", "get", "{\"ticket\":1}");
-    th_err(anon, "forbidden", "create", "{\"ticket\":{\"category\":\"env.noise\",\"description\":\"x\"}}");
+    th_err(anon, "forbidden", "create",
+           "{\"ticket\":{\"category\":\"env.noise\",\"description\":\"x\"}}");
     th_err(anon, "bad_request", "hello", "{\"role\":\"mayor\"}");
     td_err_msg(anon, "bad_request", "unit", "hello", "{\"role\":\"worker\"}");
     td_err_msg(anon, "unknown_unit", "t.zz", "hello", "{\"role\":\"worker\",\"unit\":\"t.zz\"}");
@@ -58,14 +60,39 @@ static void test_create_and_get(void **state)
     assert_true(cJSON_IsFalse(th_get(r, "repeat")));
     const cJSON *t = th_get(r, "ticket");
     /* every field of the ticket object is present */
-    const char *fields[] = {"id", "no", "status", "category", "category_name", "urgency", "channel",
-                            "title", "description", "caller", "location", "lead", "co",
-                            "escalated_to", "created_at", "dispatched_at", "signed_at",
-                            "resolved_at", "closed_at", "sign_due", "finish_due", "flags",
-                            "repeat_calls", "reopen_count", "supervise_count", "extension",
-                            "result", "satisfaction", "merged_into", "return_reason"};
+    const char *fields[] = {"id",
+                            "no",
+                            "status",
+                            "category",
+                            "category_name",
+                            "urgency",
+                            "channel",
+                            "title",
+                            "description",
+                            "caller",
+                            "location",
+                            "lead",
+                            "co",
+                            "escalated_to",
+                            "created_at",
+                            "dispatched_at",
+                            "signed_at",
+                            "resolved_at",
+                            "closed_at",
+                            "sign_due",
+                            "finish_due",
+                            "flags",
+                            "repeat_calls",
+                            "reopen_count",
+                            "supervise_count",
+                            "extension",
+                            "result",
+                            "satisfaction",
+                            "merged_into",
+                            "return_reason"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (!cJSON_GetObjectItemCaseSensitive(t, fields[i])) fail_msg("ticket has no %s", fields[i]);
+        if (!cJSON_GetObjectItemCaseSensitive(t, fields[i]))
+            fail_msg("ticket has no %s", fields[i]);
     const char *no = th_gets(t, "no");
     assert_int_equal(strlen(no), 15);
     assert_int_equal(no[8], '-');
@@ -112,9 +139,10 @@ static void test_create_and_get(void **state)
     cJSON_Delete(r);
 
     /* the next ticket of the day gets the next number; title and lat/lon kept */
-    r = td_create(op, "{\"category\":\"env.litter\",\"title\":\"垃圾堆积\",\"description\":\"路边垃圾\","
-                      "\"urgency\":\"urgent\",\"channel\":\"web\","
-                      "\"location\":{\"lat\":30.005,\"lon\":100.005}}");
+    r = td_create(
+        op, "{\"category\":\"env.litter\",\"title\":\"垃圾堆积\",\"description\":\"路边垃圾\","
+            "\"urgency\":\"urgent\",\"channel\":\"web\","
+            "\"location\":{\"lat\":30.005,\"lon\":100.005}}");
     assert_string_equal(th_gets(r, "ticket.no") + 9, "000002");
     td_assert_str(r, "ticket.title", "垃圾堆积");
     td_assert_str(r, "ticket.urgency", "urgent");
@@ -156,12 +184,20 @@ static void test_list_filters_and_cursor(void **state)
     td_start(&d, "config/test-small.json");
     th_client *op = th_client_new(d.front, "operator", NULL);
     int64_t ids[7];
-    ids[0] = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"a\",\"caller\":{\"phone\":\"139001\"},\"location\":{\"cell\":\"C-A1\"}}");
-    ids[1] = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"b\",\"caller\":{\"phone\":\"139002\"},\"location\":{\"cell\":\"C-B1\"}}");
-    ids[2] = td_create_id(op, "{\"category\":\"misc.other\",\"description\":\"c\",\"caller\":{\"phone\":\"139001\"}}");
-    ids[3] = td_create_id(op, "{\"category\":\"water.outage\",\"description\":\"d\",\"location\":{\"cell\":\"C-B1\"}}");
-    ids[4] = td_create_id(op, "{\"category\":\"env.litter\",\"description\":\"e\",\"location\":{\"cell\":\"C-A2\"}}");
-    ids[5] = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"f\",\"location\":{\"cell\":\"C-A2\"}}");
+    ids[0] = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"a\",\"caller\":{"
+                              "\"phone\":\"139001\"},\"location\":{\"cell\":\"C-A1\"}}");
+    ids[1] = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"b\",\"caller\":{"
+                              "\"phone\":\"139002\"},\"location\":{\"cell\":\"C-B1\"}}");
+    ids[2] = td_create_id(
+        op,
+        "{\"category\":\"misc.other\",\"description\":\"c\",\"caller\":{\"phone\":\"139001\"}}");
+    ids[3] = td_create_id(
+        op,
+        "{\"category\":\"water.outage\",\"description\":\"d\",\"location\":{\"cell\":\"C-B1\"}}");
+    ids[4] = td_create_id(
+        op, "{\"category\":\"env.litter\",\"description\":\"e\",\"location\":{\"cell\":\"C-A2\"}}");
+    ids[5] = td_create_id(
+        op, "{\"category\":\"env.noise\",\"description\":\"f\",\"location\":{\"cell\":\"C-A2\"}}");
     ids[6] = td_create_id(op, "{\"category\":\"misc.other\",\"description\":\"g\"}");
 
     /* newest first, paged with next */
@@ -282,7 +318,8 @@ static void test_worker_lifecycle(void **state)
     td_assert_str(r, "ticket.extension.reason", "需协调施工方");
     assert_true(strcmp(th_gets(r, "ticket.extension.until"), th_gets(r, "ticket.finish_due")) > 0);
     cJSON_Delete(r);
-    td_err_msg(wa, "conflict", "already", "extend", "{\"ticket\":1,\"by\":\"1wd\",\"reason\":\"x\"}");
+    td_err_msg(wa, "conflict", "already", "extend",
+               "{\"ticket\":1,\"by\":\"1wd\",\"reason\":\"x\"}");
 
     /* operators cannot finish; the lead's worker can */
     th_err(op, "forbidden", "finish", "{\"ticket\":1,\"result\":\"x\"}");
@@ -310,7 +347,7 @@ static void test_worker_lifecycle(void **state)
 
     /* the whole history, in order */
     r = th_ok(wa, "get", "{\"ticket\":1}");
-    const char *kinds[] = {"created", "accepted", "noted", "noted", "extension_requested",
+    const char *kinds[] = {"created",  "accepted", "noted", "noted", "extension_requested",
                            "resolved", "closed"};
     const cJSON *ev = th_get(r, "ticket.events");
     assert_int_equal(cJSON_GetArraySize(ev), 7);
@@ -340,7 +377,9 @@ static void test_finish_without_phone_and_reopen(void **state)
     th_client *op = th_client_new(d.front, "operator", NULL);
     th_client *wa = th_client_new(d.front, "worker", "t.a");
     /* no phone: finishing closes it at once */
-    int64_t quiet = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"无电话\",\"location\":{\"cell\":\"C-A1\"}}");
+    int64_t quiet = td_create_id(
+        op,
+        "{\"category\":\"env.noise\",\"description\":\"无电话\",\"location\":{\"cell\":\"C-A1\"}}");
     td_ok(wa, "sign", "{\"ticket\":%lld}", (long long)quiet);
     cJSON *r = th_ok(wa, "finish", "{\"ticket\":%lld,\"result\":\"已处理\"}", (long long)quiet);
     td_assert_str(r, "ticket.status", "closed");
@@ -397,7 +436,8 @@ static void test_return_and_dispatch(void **state)
     char args[64];
     snprintf(args, sizeof args, "{\"ticket\":%lld}", (long long)id);
     th_err(wa, "bad_request", "return", args); /* the reason is required */
-    cJSON *r = th_ok(wa, "return", "{\"ticket\":%lld,\"reason\":\"不属于本镇辖区\"}", (long long)id);
+    cJSON *r =
+        th_ok(wa, "return", "{\"ticket\":%lld,\"reason\":\"不属于本镇辖区\"}", (long long)id);
     td_assert_str(r, "ticket.status", "triage");
     td_assert_str(r, "ticket.lead", NULL);
     td_assert_str(r, "ticket.return_reason", "不属于本镇辖区");
@@ -441,8 +481,8 @@ static void test_return_and_dispatch(void **state)
     td_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.water\",\"co\":[]}");
     r = th_ok(op, "get", "%s", args);
     assert_int_equal(cJSON_GetArraySize(th_get(r, "ticket.co")), 0);
-    const char *kinds[] = {"created", "returned", "dispatched", "noted", "accepted", "dispatched",
-                           "dispatched"};
+    const char *kinds[] = {"created",  "returned",   "dispatched", "noted",
+                           "accepted", "dispatched", "dispatched"};
     const cJSON *ev = th_get(r, "ticket.events");
     assert_int_equal(cJSON_GetArraySize(ev), 7);
     for (int i = 0; i < 7; i++) {
@@ -477,7 +517,8 @@ static void test_return_window(void **state)
     /* wait until the dispatcher's clock is past the window (1 s) */
     int64_t at = td_ms(dispatched);
     assert_true(TH_WAIT_UNTIL(td_server_now(op) > at + 1100, 5000));
-    td_err_msg(wa, "conflict", "return window", "return", "{\"ticket\":1,\"reason\":\"不是我们的\"}");
+    td_err_msg(wa, "conflict", "return window", "return",
+               "{\"ticket\":1,\"reason\":\"不是我们的\"}");
     td_assert_status(op, id, "dispatched");
     /* a fresh dispatch opens a fresh window */
     td_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.a\"}");
@@ -496,7 +537,8 @@ static void test_merge_cancel_supervise(void **state)
     th_client *mgr = th_client_new(d.front, "manager", NULL);
     th_client *wa = th_client_new(d.front, "worker", "t.a");
     int64_t a = td_create_id(op, T_NOISE_A1);
-    int64_t b = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"同一噪音\",\"location\":{\"cell\":\"C-A1\"}}");
+    int64_t b = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"同一噪音\","
+                                 "\"location\":{\"cell\":\"C-A1\"}}");
     int64_t c = td_create_id(op, "{\"category\":\"misc.other\",\"description\":\"其他\"}");
     char no_a[32];
     cJSON *r = th_ok(op, "get", "{\"ticket\":%lld}", (long long)a);
@@ -530,11 +572,13 @@ static void test_merge_cancel_supervise(void **state)
     r = th_ok(mgr, "cancel", "{\"ticket\":%lld,\"reason\":\"重复登记\"}", (long long)c);
     td_assert_str(r, "ticket.status", "cancelled");
     cJSON_Delete(r);
-    td_err_msg(op, "conflict", "is cancelled; cancel needs status triage, dispatched, accepted or resolved",
+    td_err_msg(op, "conflict",
+               "is cancelled; cancel needs status triage, dispatched, accepted or resolved",
                "cancel", "{\"ticket\":3,\"reason\":\"x\"}");
     td_ok(wa, "sign", "{\"ticket\":1}");
     td_ok(wa, "finish", "{\"ticket\":1,\"result\":\"ok\"}");
-    td_err_msg(op, "conflict", "is resolved; merge needs status", "merge", "{\"ticket\":1,\"into\":3}");
+    td_err_msg(op, "conflict", "is resolved; merge needs status", "merge",
+               "{\"ticket\":1,\"into\":3}");
     r = th_ok(op, "cancel", "{\"ticket\":1,\"reason\":\"市民撤诉\"}");
     td_assert_str(r, "ticket.status", "cancelled");
     cJSON_Delete(r);

@@ -60,41 +60,52 @@ static void test_small_city(void **state)
     th_client *wb = th_client_new(d.front, "worker", "t.b");
     th_client *wt = th_client_new(d.front, "worker", "t.transport");
     /* explicit cell, grid handling */
-    s_route(op, "{\"category\":\"env.litter\",\"description\":\"x\",\"location\":{\"cell\":\"C-A1\"}}",
+    s_route(op,
+            "{\"category\":\"env.litter\",\"description\":\"x\",\"location\":{\"cell\":\"C-A1\"}}",
             "t.a.g1", "", "C-A1", "t.a");
     /* a cell owned by a town directly */
-    s_route(op, "{\"category\":\"env.litter\",\"description\":\"x\",\"location\":{\"cell\":\"C-A2\"}}",
+    s_route(op,
+            "{\"category\":\"env.litter\",\"description\":\"x\",\"location\":{\"cell\":\"C-A2\"}}",
             "t.a", "", "C-A2", "t.a");
     /* point in polygon, territorial */
-    int64_t pip = s_route(op, "{\"category\":\"env.noise\",\"description\":\"x\","
-                              "\"location\":{\"lat\":30.015,\"lon\":100.025}}",
+    int64_t pip = s_route(op,
+                          "{\"category\":\"env.noise\",\"description\":\"x\","
+                          "\"location\":{\"lat\":30.015,\"lon\":100.025}}",
                           "t.b", "", "C-B1", "t.b");
     s_assert_feed(wb, pip, "assigned");
     /* rule: road.* with the keyword 国道 */
-    int64_t road = s_route(op, "{\"category\":\"road.damage\",\"description\":\"国道坑洼\","
-                               "\"location\":{\"cell\":\"C-B2\"}}",
+    int64_t road = s_route(op,
+                           "{\"category\":\"road.damage\",\"description\":\"国道坑洼\","
+                           "\"location\":{\"cell\":\"C-B2\"}}",
                            "t.transport", "", "C-B2", "t.b");
     s_assert_feed(wt, road, "assigned");
     s_assert_feed(wb, road, NULL);
-    s_route(op, "{\"category\":\"road.damage\",\"description\":\"村道坑洼\","
-                "\"location\":{\"cell\":\"C-B2\"}}",
+    s_route(op,
+            "{\"category\":\"road.damage\",\"description\":\"村道坑洼\","
+            "\"location\":{\"cell\":\"C-B2\"}}",
             "t.b", "", "C-B2", "t.b");
     /* rule: urgency critical, co territorial */
-    int64_t crit = s_route(op, "{\"category\":\"env.litter\",\"description\":\"x\",\"urgency\":\"critical\","
-                               "\"location\":{\"cell\":\"C-B1\"}}",
-                           "t", "t.b", "C-B1", "t.b");
+    int64_t crit =
+        s_route(op,
+                "{\"category\":\"env.litter\",\"description\":\"x\",\"urgency\":\"critical\","
+                "\"location\":{\"cell\":\"C-B1\"}}",
+                "t", "t.b", "C-B1", "t.b");
     s_assert_feed(wb, crit, "assigned"); /* co units hear of it too */
     /* department handling with a territorial co unit */
-    int64_t water = s_route(op, "{\"category\":\"water.outage\",\"description\":\"停水\","
-                                "\"location\":{\"lat\":30.015,\"lon\":100.035}}",
+    int64_t water = s_route(op,
+                            "{\"category\":\"water.outage\",\"description\":\"停水\","
+                            "\"location\":{\"lat\":30.015,\"lon\":100.035}}",
                             "t.water", "t.b", "C-B2", "t.b");
     s_assert_feed(wb, water, "assigned");
     /* department without location: the co token has nothing to stand for */
-    s_route(op, "{\"category\":\"water.outage\",\"description\":\"停水\"}", "t.water", "", NULL, NULL);
+    s_route(op, "{\"category\":\"water.outage\",\"description\":\"停水\"}", "t.water", "", NULL,
+            NULL);
     /* territorial / grid without a cell: triage */
     s_route(op, "{\"category\":\"env.noise\",\"description\":\"x\"}", NULL, "", NULL, NULL);
-    s_route(op, "{\"category\":\"env.litter\",\"description\":\"x\",\"location\":{\"address\":\"某处\"}}",
-            NULL, "", NULL, NULL);
+    s_route(
+        op,
+        "{\"category\":\"env.litter\",\"description\":\"x\",\"location\":{\"address\":\"某处\"}}",
+        NULL, "", NULL, NULL);
     cJSON *r = td_create(op, "{\"category\":\"env.noise\",\"description\":\"x\","
                              "\"location\":{\"lat\":30.015,\"lon\":100.005}}");
     td_assert_str(r, "ticket.status", "triage");
@@ -102,7 +113,8 @@ static void test_small_city(void **state)
     assert_true(th_get(r, "ticket.location.lon")->valuedouble == 100.005);
     cJSON_Delete(r);
     th_err(op, "unknown_cell", "create",
-           "{\"ticket\":{\"category\":\"env.noise\",\"description\":\"x\",\"location\":{\"cell\":\"C-A3\"}}}");
+           "{\"ticket\":{\"category\":\"env.noise\",\"description\":\"x\",\"location\":{\"cell\":"
+           "\"C-A3\"}}}");
     th_client_destroy(&op);
     th_client_destroy(&wb);
     th_client_destroy(&wt);
@@ -117,45 +129,55 @@ static void test_zhucheng(void **state)
     th_client *wj = th_client_new(d.front, "worker", "zc.jiayue");
     th_client *wg = th_client_new(d.front, "worker", "zc.gas");
     /* 城区中心 (119.41, 35.99) is 密州街道 */
-    s_route(op, "{\"category\":\"env.noise\",\"description\":\"夜间施工噪音\","
-                "\"location\":{\"lat\":35.99,\"lon\":119.41}}",
+    s_route(op,
+            "{\"category\":\"env.noise\",\"description\":\"夜间施工噪音\","
+            "\"location\":{\"lat\":35.99,\"lon\":119.41}}",
             "zc.mizhou", "", "370782001001002", "zc.mizhou");
-    s_route(op, "{\"category\":\"env.litter\",\"description\":\"垃圾未清运\","
-                "\"location\":{\"lat\":35.99,\"lon\":119.41}}",
+    s_route(op,
+            "{\"category\":\"env.litter\",\"description\":\"垃圾未清运\","
+            "\"location\":{\"lat\":35.99,\"lon\":119.41}}",
             "zc.mizhou.g01", "", "370782001001002", "zc.mizhou");
     /* explicit 贾悦镇 cell: the water company leads, the town co-handles */
-    int64_t water = s_route(op, "{\"category\":\"water.outage\",\"description\":\"村里停水两天\","
-                                "\"location\":{\"cell\":\"370782102001001\"}}",
+    int64_t water = s_route(op,
+                            "{\"category\":\"water.outage\",\"description\":\"村里停水两天\","
+                            "\"location\":{\"cell\":\"370782102001001\"}}",
                             "zc.water", "zc.jiayue", "370782102001001", "zc.jiayue");
     s_assert_feed(wj, water, "assigned");
     /* rule 1: critical → 应急管理局 with the town */
-    s_route(op, "{\"category\":\"safety.hazard\",\"description\":\"厂房起火\",\"urgency\":\"critical\","
-                "\"location\":{\"lat\":35.95,\"lon\":119.15}}",
+    s_route(op,
+            "{\"category\":\"safety.hazard\",\"description\":\"厂房起火\",\"urgency\":\"critical\","
+            "\"location\":{\"lat\":35.95,\"lon\":119.15}}",
             "zc.emergency", "zc.jiayue", "370782102001003", "zc.jiayue");
     /* rule 2: a gas keyword in any category */
-    int64_t gas = s_route(op, "{\"category\":\"misc.other\",\"description\":\"楼道里有燃气味\","
-                              "\"location\":{\"cell\":\"370782102002001\"}}",
+    int64_t gas = s_route(op,
+                          "{\"category\":\"misc.other\",\"description\":\"楼道里有燃气味\","
+                          "\"location\":{\"cell\":\"370782102002001\"}}",
                           "zc.gas", "zc.jiayue", "370782102002001", "zc.jiayue");
     s_assert_feed(wg, gas, "assigned");
     s_assert_feed(wj, gas, "assigned");
     /* rule 3: road.* with a road keyword (in the title) */
-    s_route(op, "{\"category\":\"road.damage\",\"title\":\"G206路面塌陷\",\"description\":\"路面塌陷\","
-                "\"location\":{\"lat\":35.95,\"lon\":119.15}}",
+    s_route(op,
+            "{\"category\":\"road.damage\",\"title\":\"G206路面塌陷\",\"description\":\"路面塌陷\","
+            "\"location\":{\"lat\":35.95,\"lon\":119.15}}",
             "zc.transport", "", "370782102001003", "zc.jiayue");
     /* rule 4: enterprise.* inside 开发区, and outside it */
-    s_route(op, "{\"category\":\"enterprise.service\",\"description\":\"审批咨询\","
-                "\"location\":{\"lat\":36.07,\"lon\":119.40}}",
+    s_route(op,
+            "{\"category\":\"enterprise.service\",\"description\":\"审批咨询\","
+            "\"location\":{\"lat\":36.07,\"lon\":119.40}}",
             "zc.kaifaqu", "zc.approval", "370782400001001", "zc.kaifaqu");
-    s_route(op, "{\"category\":\"enterprise.service\",\"description\":\"审批咨询\","
-                "\"location\":{\"lat\":35.99,\"lon\":119.41}}",
+    s_route(op,
+            "{\"category\":\"enterprise.service\",\"description\":\"审批咨询\","
+            "\"location\":{\"lat\":35.99,\"lon\":119.41}}",
             "zc.approval", "", "370782001001002", "zc.mizhou");
     /* territorial with a department co unit */
-    s_route(op, "{\"category\":\"env.burning\",\"description\":\"麦田焚烧秸秆\","
-                "\"location\":{\"cell\":\"370782102001001\"}}",
+    s_route(op,
+            "{\"category\":\"env.burning\",\"description\":\"麦田焚烧秸秆\","
+            "\"location\":{\"cell\":\"370782102001001\"}}",
             "zc.jiayue", "zc.eco", "370782102001001", "zc.jiayue");
     /* no location: territorial goes to triage, a department still leads */
     s_route(op, "{\"category\":\"misc.other\",\"description\":\"咨询政策\"}", NULL, "", NULL, NULL);
-    s_route(op, "{\"category\":\"labor.wages\",\"description\":\"工资被拖欠\"}", "zc.hrss", "", NULL, NULL);
+    s_route(op, "{\"category\":\"labor.wages\",\"description\":\"工资被拖欠\"}", "zc.hrss", "",
+            NULL, NULL);
     th_err(op, "unknown_cell", "create",
            "{\"ticket\":{\"category\":\"env.noise\",\"description\":\"x\","
            "\"location\":{\"cell\":\"370782999001001\"}}}");
@@ -177,7 +199,8 @@ static void test_sla(void **state)
         const char *ticket;
         int64_t sign_ms, finish_ms; /* wall-clock SLAs; 0 = working time, later only */
     } cases[] = {
-        {"{\"category\":\"gas.leak\",\"description\":\"x\",\"location\":{\"cell\":\"370782102001001\"}}",
+        {"{\"category\":\"gas.leak\",\"description\":\"x\",\"location\":{\"cell\":"
+         "\"370782102001001\"}}",
          10 * 60000, 2 * 3600000},
         {"{\"category\":\"road.manhole\",\"description\":\"x\"}", 3600000, 24 * 3600000},
         {"{\"category\":\"env.noise\",\"description\":\"x\",\"urgency\":\"urgent\","
@@ -196,8 +219,9 @@ static void test_sla(void **state)
         cJSON_Delete(r);
     }
     /* the category's finish (4wh, working time) over critical's 2h; critical's sign */
-    cJSON *r = td_create(op, "{\"category\":\"env.litter\",\"description\":\"x\",\"urgency\":\"critical\","
-                             "\"location\":{\"cell\":\"370782102001001\"}}");
+    cJSON *r =
+        td_create(op, "{\"category\":\"env.litter\",\"description\":\"x\",\"urgency\":\"critical\","
+                      "\"location\":{\"cell\":\"370782102001001\"}}");
     int64_t t0 = td_ms(th_gets(r, "ticket.dispatched_at"));
     assert_int_equal(td_ms(th_gets(r, "ticket.sign_due")) - t0, 10 * 60000);
     assert_true(td_ms(th_gets(r, "ticket.finish_due")) - t0 >= 4 * 3600000);

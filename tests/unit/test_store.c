@@ -183,8 +183,13 @@ static void test_schema_version(void **state)
 
 static int64_t s_event(store *st, const char *kind, int64_t ticket_id)
 {
-    store_event ev = {.seq = store_event_next_seq(st), .ticket_id = ticket_id, .time = 1000,
-                      .kind = kind, .topic = "ticket.x.-", .actor = "system", .json = "{}"};
+    store_event ev = {.seq = store_event_next_seq(st),
+                      .ticket_id = ticket_id,
+                      .time = 1000,
+                      .kind = kind,
+                      .topic = "ticket.x.-",
+                      .actor = "system",
+                      .json = "{}"};
     assert_int_equal(store_event_append(st, &ev), 0);
     return ev.seq;
 }
@@ -272,8 +277,10 @@ static void test_repeat_lookup_and_list(void **state)
         hl_ms created;
         const char *lead;
     } rows[] = {
-        {"139", "C-A1", TS_DISPATCHED, 1000, "t.a"}, {"139", NULL, TS_TRIAGE, 2000, NULL},
-        {"139", "C-A1", TS_CLOSED, 3000, "t.a"},     {"138", "C-A1", TS_RESOLVED, 4000, "t.b"},
+        {"139", "C-A1", TS_DISPATCHED, 1000, "t.a"},
+        {"139", NULL, TS_TRIAGE, 2000, NULL},
+        {"139", "C-A1", TS_CLOSED, 3000, "t.a"},
+        {"138", "C-A1", TS_RESOLVED, 4000, "t.b"},
     };
     for (int i = 0; i < 4; i++) {
         s_full(&t);
@@ -295,7 +302,8 @@ static void test_repeat_lookup_and_list(void **state)
     assert_int_equal(id, 1);
     assert_int_equal(store_ticket_find_repeat(st, "139", "env.noise", NULL, 0, &id), STORE_OK);
     assert_int_equal(id, 2);
-    assert_int_equal(store_ticket_find_repeat(st, "139", "env.noise", "C-A1", 1001, &id), STORE_NONE);
+    assert_int_equal(store_ticket_find_repeat(st, "139", "env.noise", "C-A1", 1001, &id),
+                     STORE_NONE);
     assert_int_equal(store_ticket_find_repeat(st, "139", "env.litter", "C-A1", 0, &id), STORE_NONE);
     assert_int_equal(store_ticket_find_repeat(st, "138", "env.noise", "C-A1", 0, &id), STORE_OK);
     assert_int_equal(id, 4);
