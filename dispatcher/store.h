@@ -21,9 +21,11 @@ enum { STORE_OK = 0, STORE_ERROR = -1, STORE_NONE = 1 };
 /* The schema version this build writes (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION 1
 
-/* Open (creating or migrating) the database at path. synchronous is the
- * SQLite level 0 off, 1 normal, 2 full, 3 extra. Returns NULL and sets *err
- * (caller frees) on failure. */
+/* Open (creating or migrating) the database at path, or a private
+ * in-memory database when path is STORE_MEMORY (tests, fuzzing). synchronous
+ * is the SQLite level 0 off, 1 normal, 2 full, 3 extra. Returns NULL and sets
+ * *err (caller frees) on failure. */
+#define STORE_MEMORY ":memory:"
 store *store_open(const char *path, int synchronous, char **err);
 void store_close(store **st);
 /* The last failure, for people ("disk I/O error"). */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "store.h"
 #include "ticket.h"
 
@@ -415,6 +416,77 @@ static void test_feeds_log_idem(void **state)
     store_close(&st);
 }
 
+/* The request handler driven in-process on an in-memory store, the way a
+ * fuzz harness drives it: no sockets, no files. */
+static cJSON *s_handle(core *c, const char *peer, const char *req, core_outq *out, int *changed)
+{
+    core_reply rep;
+    core_handle(c, peer, strlen(peer), req, strlen(req), &rep, out);
+    cJSON *r = cJSON_Parse(rep.text);
+    assert_non_null(r);
+    if (changed) *changed = rep.changed;
+    core_reply_free(&rep);
+    return r;
+}
+
+static void test_core_in_memory(void **state)
+{
+    char *err = NULL;
+    hl_config *cfg = hl_config_load("config/test-small.json", &err);
+    assert_non_null(cfg);
+    store *st = store_open(STORE_MEMORY, 2, &err);
+    if (!st) fail_msg("%s", err);
+    core *c = core_new(cfg, st);
+    core_outq out;
+    core_outq_init(&out);
+    int changed = 0;
+    assert_int_equal(core_begin(c), 0);
+    cJSON *r = s_handle(c, "p1", "{\"v\":1,\"id\":\"a\",\"op\":\"ping\"}", &out, NULL);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "error"), "code")->valuestring,
+                        "forbidden");
+    cJSON_Delete(r);
+    r = s_handle(c, "p1",
+                 "{\"v\":1,\"id\":\"b\",\"op\":\"hello\",\"role\":\"worker\",\"unit\":\"t.a\"}",
+                 &out, NULL);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+    cJSON_Delete(r);
+    assert_int_equal(out.n, 1); /* unit.online.t.a */
+    assert_string_equal(out.items[0].topic, "unit.online.t.a");
+    r = s_handle(c, "p2", "{\"v\":1,\"id\":\"c\",\"op\":\"hello\",\"role\":\"operator\"}", &out,
+                 NULL);
+    cJSON_Delete(r);
+    r = s_handle(c, "p2",
+                 "{\"v\":1,\"id\":\"d\",\"op\":\"create\",\"ticket\":{\"category\":\"env.noise\","
+                 "\"description\":\"x\",\"location\":{\"cell\":\"C-A1\"}}}",
+                 &out, &changed);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+    assert_int_equal(changed, 1);
+    cJSON_Delete(r);
+    /* the create queued its event and a push to t.a's worker session */
+    assert_int_equal(out.n, 3);
+    assert_int_equal(out.items[1].kind, CORE_OUT_EVENT);
+    assert_string_equal(out.items[1].topic, "ticket.created.t.a");
+    assert_int_equal(out.items[2].kind, CORE_OUT_PUSH);
+    assert_int_equal(out.items[2].unit, hl_config_unit(cfg, "t.a"));
+    assert_non_null(core_unit_workers(c, hl_config_unit(cfg, "t.a")));
+    /* a refused change queues nothing */
+    r = s_handle(c, "p2", "{\"v\":1,\"id\":\"e\",\"op\":\"cancel\",\"ticket\":9,\"reason\":\"x\"}",
+                 &out, &changed);
+    assert_int_equal(changed, 0);
+    assert_int_equal(out.n, 3);
+    cJSON_Delete(r);
+    r = s_handle(c, "p2", "not json", &out, NULL);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "re")));
+    cJSON_Delete(r);
+    assert_int_equal(core_commit(c), 0);
+    core_outq_free(&out);
+    core_forget(c, "p1", 2);
+    assert_null(core_unit_workers(c, hl_config_unit(cfg, "t.a")));
+    core_destroy(&c);
+    store_close(&st);
+    hl_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_numbering, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_repeat_lookup_and_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_feeds_log_idem, s_setup, s_teardown),
+        cmocka_unit_test(test_core_in_memory),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
