@@ -89,6 +89,50 @@ static int s_check_security(const hl_config *cfg, const char *front, const char 
     return 0;
 }
 
+/* Apply the configured cap on the database size (dispatcher.max_db_pages). */
+static int s_apply_db_cap(store *st, int64_t pages)
+{
+    int64_t now;
+    if (store_set_max_pages(st, pages, &now) != STORE_OK) {
+        hl_error("cannot cap the database size: %s", store_errmsg(st));
+        return -1;
+    }
+    if (pages > 0 && now != pages)
+        hl_warn("dispatcher.max_db_pages %lld is below the database's size: capped at its %lld "
+                "pages",
+                (long long)pages, (long long)now);
+    if (now > 0)
+        hl_info("database size capped at %lld pages (%lld MB)", (long long)now,
+                (long long)(now * STORE_PAGE_SIZE >> 20));
+    else if (pages == 0)
+        hl_info("database size not capped");
+    return 0;
+}
+
+/* SIGHUP: re-read the configuration file for the settings that can change
+ * while running (dispatcher.max_db_pages); the rest needs a restart. */
+typedef struct reload {
+    uv_signal_t sig;
+    const char *path;
+    store *st;
+} reload;
+
+static void s_on_hup(uv_signal_t *h, int signum)
+{
+    reload *r = h->data;
+    char *errors = NULL;
+    hl_config *cfg = hl_config_load(r->path, &errors);
+    if (!cfg) {
+        hl_error("SIGHUP: %s: the configuration has errors; keeping the running settings:\n%s",
+                 r->path, errors ? errors : "");
+        free(errors);
+        return;
+    }
+    hl_info("SIGHUP: re-read %s", r->path);
+    s_apply_db_cap(r->st, cfg->dispatcher.max_db_pages);
+    hl_config_destroy(&cfg);
+}
+
 static void *s_cjson_malloc(size_t n)
 {
     return hl_malloc(n);
@@ -176,10 +220,20 @@ int main(int argc, char **argv)
     st = store_open(db, cfg->dispatcher.synchronous, &err);
     if (!st) goto out;
     hl_info("database %s (schema version %d)", db, STORE_SCHEMA_VERSION);
+    if (cfg->dispatcher.max_db_pages > 0 && s_apply_db_cap(st, cfg->dispatcher.max_db_pages) != 0)
+        goto out;
     cr = core_new(cfg, st);
     sv = server_new(uv_default_loop(), cfg, cr, front, events, &err);
     if (!sv) goto out;
+    /* not a reason to keep the loop running: the server's handles are */
+    reload hup = {.path = cfg->path, .st = st};
+    uv_signal_init(uv_default_loop(), &hup.sig);
+    hup.sig.data = &hup;
+    uv_signal_start(&hup.sig, s_on_hup, SIGHUP);
+    uv_unref((uv_handle_t *)&hup.sig);
     rc = server_run(sv);
+    uv_close((uv_handle_t *)&hup.sig, NULL);
+    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
     hl_info("stopped");
 out:
     if (err) {

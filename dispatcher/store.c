@@ -249,6 +249,7 @@ struct store {
     int lockfd;
     char err[512];
     int in_batch;
+    int lost; /* SQLite ended the batch's transaction by itself */
     int marked;
     int64_t next_seq;   /* the seq of the next event */
     int64_t marked_seq; /* next_seq at store_mark */
@@ -564,19 +565,68 @@ void store_close(store **stp)
     free(st);
 }
 
+int store_set_max_pages(store *st, int64_t pages, int64_t *effective)
+{
+    assert(!st->in_batch);
+    /* SQLite's own ceiling stands for "no cap". A PRAGMA takes no bound
+     * parameters; the number is formatted from an integer, never from text. */
+    const int64_t none = 4294967294LL;
+    if (pages <= 0 || pages > none) pages = none;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return s_fail(st, "setting the size cap");
+    int rc = sqlite3_step(s);
+    int64_t now = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    if (now < 0) return s_fail(st, "setting the size cap");
+    if (effective) *effective = now >= none ? 0 : now;
+    return STORE_OK;
+}
+
 /* ---- batches ------------------------------------------------------------------ */
+
+/* After some failures (a full disk, an I/O error, out of memory) SQLite
+ * rolls back the whole transaction, not just the statement. Then nothing of
+ * the batch remains, and nothing more may run in it: a SAVEPOINT outside a
+ * transaction opens one of its own and RELEASE would commit it, applying
+ * the rest of the batch piecemeal while its commit fails. Returns 1 (and
+ * keeps why in err) once the batch is lost. */
+static int s_batch_lost(store *st)
+{
+    if (!st->in_batch) return 0;
+    if (st->lost) return 1;
+    if (!sqlite3_get_autocommit(st->db)) return 0;
+    char keep[sizeof st->err];
+    memcpy(keep, st->err, sizeof keep);
+    snprintf(st->err, sizeof st->err, "the database rolled back the batch (%s)",
+             keep[0] ? keep : sqlite3_errmsg(st->db));
+    st->lost = 1;
+    return 1;
+}
 
 int store_begin(store *st)
 {
     assert(!st->in_batch);
     if (s_run(st, st->begin, "starting a transaction") != STORE_OK) return STORE_ERROR;
     st->in_batch = 1;
+    st->lost = 0;
     return STORE_OK;
 }
 
 int store_commit(store *st)
 {
     assert(st->in_batch && !st->marked);
+    if (s_batch_lost(st)) {
+        st->in_batch = 0;
+        st->lost = 0;
+        char keep[sizeof st->err];
+        memcpy(keep, st->err, sizeof keep);
+        s_load_next_seq(st);
+        memcpy(st->err, keep, sizeof keep);
+        return STORE_ERROR;
+    }
     st->in_batch = 0;
     if (s_run(st, st->commit, "committing") == STORE_OK) return STORE_OK;
     char keep[sizeof st->err];
@@ -591,6 +641,7 @@ void store_rollback(store *st)
 {
     if (!st->in_batch) return;
     st->in_batch = 0;
+    st->lost = 0;
     st->marked = 0;
     if (!sqlite3_get_autocommit(st->db)) s_run(st, st->rollback, "rolling back");
     s_load_next_seq(st);
@@ -599,6 +650,7 @@ void store_rollback(store *st)
 int store_mark(store *st)
 {
     assert(st->in_batch && !st->marked);
+    if (s_batch_lost(st)) return STORE_ERROR;
     if (s_run(st, st->savepoint, "marking a request") != STORE_OK) return STORE_ERROR;
     st->marked = 1;
     st->marked_seq = st->next_seq;
@@ -609,6 +661,7 @@ void store_unmark(store *st)
 {
     assert(st->marked);
     st->marked = 0;
+    if (s_batch_lost(st)) return; /* the commit will say so */
     s_run(st, st->release, "releasing a request");
 }
 
@@ -616,9 +669,10 @@ void store_undo(store *st)
 {
     assert(st->marked);
     st->marked = 0;
+    st->next_seq = st->marked_seq;
+    if (s_batch_lost(st)) return;
     s_run(st, st->rollback_to, "undoing a request");
     s_run(st, st->release, "releasing a request");
-    st->next_seq = st->marked_seq;
 }
 
 /* ---- tickets --------------------------------------------------------------------- */

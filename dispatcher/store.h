@@ -30,6 +30,13 @@ store *store_open(const char *path, int synchronous, char **err);
 void store_close(store **st);
 /* The last failure, for people ("disk I/O error"). */
 const char *store_errmsg(const store *st);
+/* Cap the database at pages pages of STORE_PAGE_SIZE bytes (0: no cap),
+ * outside a batch. A cap below the current size holds it where it is.
+ * Once the cap is reached, writes fail as on a full disk (the batch is
+ * refused, nothing of it remains); raising the cap lets them succeed again.
+ * *effective (may be NULL) receives the cap in force. */
+#define STORE_PAGE_SIZE 4096
+int store_set_max_pages(store *st, int64_t pages, int64_t *effective);
 
 /* Batches. store_commit returns -1 when the batch could not be made
  * durable; it is then rolled back and nothing of it remains. */

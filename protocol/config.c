@@ -235,6 +235,15 @@ static void s_load_dispatcher(loader *L, const cJSON *d)
         else
             c->dispatcher.max_message = (size_t)v->valuedouble;
     }
+    v = cJSON_GetObjectItemCaseSensitive(d, "max_db_pages");
+    if (v) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+            v->valuedouble > 4294967294.0)
+            s_err(L, "dispatcher.max_db_pages",
+                  "must be an integer from 0 (no cap) to 4294967294 pages of 4096 bytes");
+        else
+            c->dispatcher.max_db_pages = (int64_t)v->valuedouble;
+    }
 }
 
 static void s_load_calendar(loader *L, const cJSON *cal)

@@ -97,6 +97,7 @@ typedef struct hl_config {
         int64_t heartbeat_ms;
         int64_t dedup_window_ms;
         size_t max_message;
+        int64_t max_db_pages; /* 0: no cap; re-read on SIGHUP */
     } dispatcher;
     hl_calendar *calendar;
     hl_sla sla[HL_URG__COUNT]; /* complete: has_* all set */
