@@ -14,12 +14,13 @@ O       ?= build/rel
 SAN     ?=
 
 DEB_PACKAGES := pkg-config libzmq3-dev libuv1-dev libcjson-dev libsqlite3-dev libcmocka-dev tzdata \
-                clang libclang-rt-14-dev
+                clang libclang-rt-14-dev libhttp-parser-dev
 PKGS         := libzmq libuv libcjson sqlite3
 
 # Build dependencies: when one is missing, install it as root or say exactly what to run.
+# http-parser ships no .pc file: its header says it is there.
 HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -e /usr/share/zoneinfo/Asia/Shanghai \
-               && command -v clang >/dev/null && echo yes)
+               && command -v clang >/dev/null && test -e /usr/include/http_parser.h && echo yes)
 ifneq ($(HAVE_DEPS),yes)
 ifneq ($(filter deps clean,$(MAKECMDGOALS)),)
 else
@@ -50,9 +51,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA     := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
-            $(OPT) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
+            $(OPT) $(SANFLAGS) -Iinclude -I$(GEN) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
-LDLIBS   := $(PKG_LIBS) -lm
+LDLIBS   := $(PKG_LIBS) -lhttp_parser -lm
 
 LIB_SRC   := $(wildcard protocol/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
@@ -70,6 +71,12 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(O)/tests/integration/%)
 HARNESS   := $(O)/tests/integration/harness.o
 
+# Web pages compiled into the programs (protocol/embed.sh): the dashboard
+# (dispatcher/web/) and the handheld page (workers/web/).
+GEN             := build/gen
+WEB_ASSETS      := $(sort $(wildcard dispatcher/web/*.html dispatcher/web/*.css dispatcher/web/*.js))
+HANDHELD_ASSETS := $(sort $(wildcard workers/web/*.html workers/web/*.css workers/web/*.js))
+
 SHLIB     := $(O)/lib/libhotline.so
 # The release build also lands where the README points: bin/ and lib/.
 BINS      := $(O)/bin/hotline-dispatcher $(O)/bin/hotline-worker $(O)/bin/hotline
@@ -86,7 +93,8 @@ ifeq ($(O),build/rel)
 endif
 
 deps:
-	@if pkg-config --exists $(PKGS) cmocka && test -e /usr/share/zoneinfo/Asia/Shanghai && command -v clang >/dev/null; then \
+	@if pkg-config --exists $(PKGS) cmocka && test -e /usr/share/zoneinfo/Asia/Shanghai && command -v clang >/dev/null \
+	    && test -e /usr/include/http_parser.h; then \
 	  echo "hotline: dependencies present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
@@ -96,6 +104,17 @@ deps:
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(GEN)/web_assets.h: $(WEB_ASSETS) protocol/embed.sh
+	@mkdir -p $(GEN)
+	sh protocol/embed.sh web_assets $(WEB_ASSETS) >$@.tmp && mv $@.tmp $@
+
+$(GEN)/handheld_assets.h: $(HANDHELD_ASSETS) protocol/embed.sh
+	@mkdir -p $(GEN)
+	sh protocol/embed.sh handheld_assets $(HANDHELD_ASSETS) >$@.tmp && mv $@.tmp $@
+
+$(O)/dispatcher/web.o: $(GEN)/web_assets.h
+$(O)/workers/http.o: $(GEN)/handheld_assets.h
 
 $(SHLIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -137,9 +156,11 @@ FUZZ_CC      ?= clang
 FUZZ_O       := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
-                -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Idispatcher $(PKG_CFLAGS)
+                -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Idispatcher -I$(GEN) $(PKG_CFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/%.o) $(filter-out $(FUZZ_O)/dispatcher/main.o,$(DISP_SRC:%.c=$(FUZZ_O)/%.o))
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_O)/dispatcher/web.o: $(GEN)/web_assets.h
 
 $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(dir $@)

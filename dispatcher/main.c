@@ -4,6 +4,7 @@
 #include "core.h"
 #include "server.h"
 #include "store.h"
+#include "web.h"
 
 #include "hotline/config.h"
 #include "hotline/util.h"
@@ -20,7 +21,8 @@
 static void s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: hotline-dispatcher -c CONFIG [--db PATH] [--front EP] [--events EP] [--check]\n"
+            "usage: hotline-dispatcher -c CONFIG [--db PATH] [--front EP] [--events EP] [--http ADDR]\n"
+            "                          [--check]\n"
             "\n"
             "The 12345 hotline dispatcher: owns the ticket database, routes tickets to units,\n"
             "keeps deadlines and publishes events. Runs in the foreground and logs to stderr.\n"
@@ -29,6 +31,8 @@ static void s_usage(FILE *f)
             "      --db PATH       database file (overrides dispatcher.db)\n"
             "      --front EP      request socket endpoint (overrides dispatcher.front)\n"
             "      --events EP     events socket endpoint (overrides dispatcher.events)\n"
+            "      --http ADDR     HTTP host:port for the dashboard and Open311 (overrides\n"
+            "                      dispatcher.http; port 0 or * picks a free one; - turns it off)\n"
             "      --check         validate the configuration, print a summary, exit\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
@@ -144,10 +148,11 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
         {"front", required_argument, NULL, 'f'},  {"events", required_argument, NULL, 'e'},
-        {"check", no_argument, NULL, 'k'},        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"http", required_argument, NULL, 'H'},   {"check", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *db = NULL, *front = NULL, *events = NULL;
+    const char *config = NULL, *db = NULL, *front = NULL, *events = NULL, *http = NULL;
     int check = 0, c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -162,6 +167,9 @@ int main(int argc, char **argv)
             break;
         case 'e':
             events = optarg;
+            break;
+        case 'H':
+            http = optarg;
             break;
         case 'k':
             check = 1;
@@ -195,6 +203,16 @@ int main(int argc, char **argv)
     if (!front) front = cfg->dispatcher.front;
     if (!events) events = cfg->dispatcher.events;
     if (!db) db = cfg->dispatcher.db;
+    if (!http) http = cfg->dispatcher.http;
+    if (http && (strcmp(http, "-") == 0 || !*http)) http = NULL;
+    if (http && !cfg->security.curve && !hl_http_addr_local(http)) {
+        hl_error("refusing to serve HTTP on %s without CURVE: only loopback addresses "
+                 "(127.0.0.1:PORT) are allowed in development mode; to serve other machines "
+                 "enable secure mode (security.curve: true), which also requires bearer tokens",
+                 http);
+        hl_config_destroy(&cfg);
+        return 2;
+    }
     if (s_check_security(cfg, front, events) != 0) {
         hl_config_destroy(&cfg);
         return 2;
@@ -212,6 +230,7 @@ int main(int argc, char **argv)
     store *st = NULL;
     core *cr = NULL;
     server *sv = NULL;
+    web *wb = NULL;
     signal(SIGPIPE, SIG_IGN);
     /* a file size limit makes writes fail (the database reports it and the
      * batch is refused) instead of killing the process */
@@ -225,6 +244,7 @@ int main(int argc, char **argv)
     cr = core_new(cfg, st);
     sv = server_new(uv_default_loop(), cfg, cr, front, events, &err);
     if (!sv) goto out;
+    if (http && !(wb = web_new(uv_default_loop(), cfg, sv, http, &err))) goto out;
     /* not a reason to keep the loop running: the server's handles are */
     reload hup = {.path = cfg->path, .st = st};
     uv_signal_init(uv_default_loop(), &hup.sig);
@@ -240,6 +260,7 @@ out:
         hl_error("%s", err);
         free(err);
     }
+    web_destroy(&wb);
     server_destroy(&sv);
     core_destroy(&cr);
     store_close(&st);

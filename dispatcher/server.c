@@ -34,6 +34,9 @@ struct server {
     core_outq out;
     pending *pend;
     size_t npend;
+    /* the HTTP front ends (web.c) see every published event */
+    void (*on_event)(const char *topic, const char *json, void *arg);
+    void *on_event_arg;
 };
 
 int server_endpoint_local(const char *ep)
@@ -80,6 +83,7 @@ static void s_send_out(server *sv)
             if (zmq_send(sv->pub, o->topic, strlen(o->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
                 zmq_send(sv->pub, o->text, strlen(o->text), ZMQ_DONTWAIT) < 0)
                 hl_warn("event %s not published: %s", o->topic, zmq_strerror(zmq_errno()));
+            if (sv->on_event) sv->on_event(o->topic, o->text, sv->on_event_arg);
             continue;
         }
         /* a push goes to every worker session of the unit; collect the
@@ -232,6 +236,31 @@ static void s_on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&sv->purge, NULL);
     uv_close((uv_handle_t *)&sv->sigterm, NULL);
     uv_close((uv_handle_t *)&sv->sigint, NULL);
+}
+
+/* ---- requests from inside the process ---------------------------------------------- */
+
+core *server_core(server *sv)
+{
+    return sv->core;
+}
+
+core_outq *server_outq(server *sv)
+{
+    return &sv->out;
+}
+
+void server_flush(server *sv)
+{
+    s_send_out(sv);
+    if (sv->watch) hl_zwatch_recheck(sv->watch);
+}
+
+void server_on_event(server *sv, void (*fn)(const char *topic, const char *json, void *arg),
+                     void *arg)
+{
+    sv->on_event = fn;
+    sv->on_event_arg = arg;
 }
 
 /* ---- set-up ----------------------------------------------------------------------------- */

@@ -23,6 +23,18 @@ server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *f
 int server_run(server *sv);
 void server_destroy(server **sv);
 
+/* Requests from inside the process (the HTTP front ends, web.c) run
+ * through core in batches of their own: core_begin, core_handle_as with
+ * server_outq(), core_commit, then server_flush() publishes the events and
+ * sends the pushes the batch made (after its commit, as for the front
+ * socket). */
+core *server_core(server *sv);
+core_outq *server_outq(server *sv);
+void server_flush(server *sv);
+/* fn sees every event as it is published (topic, JSON), after its commit. */
+void server_on_event(server *sv, void (*fn)(const char *topic, const char *json, void *arg),
+                     void *arg);
+
 /* 1 when a ZeroMQ endpoint stays on this machine (loopback TCP, ipc,
  * inproc), which is all that is allowed without CURVE. */
 int server_endpoint_local(const char *endpoint);
