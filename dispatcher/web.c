@@ -378,6 +378,14 @@ static void s_api_info(hl_http_req *r, void *arg)
     cJSON_AddBoolToObject(o, "secure", w->secure);
     cJSON_AddStringToObject(o, "user", who.client);
     hl_json_add_time(o, "time", hl_now());
+    hl_json_add_str(o, "timezone", w->cfg->timezone);
+    cJSON *cats = cJSON_AddArrayToObject(o, "categories");
+    for (int i = 0; i < w->cfg->ncategories; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "code", w->cfg->categories[i].code);
+        cJSON_AddStringToObject(x, "name", w->cfg->categories[i].name);
+        cJSON_AddItemToArray(cats, x);
+    }
     cJSON *units = cJSON_AddArrayToObject(o, "units");
     for (int i = 0; i < w->cfg->nunits; i++) {
         const hl_unit *u = &w->cfg->units[i];

@@ -4,6 +4,7 @@
 #include "agent.h"
 #include "autopol.h"
 #include "console.h"
+#include "http.h"
 #include "wstore.h"
 
 #include "hotline/timefmt.h"
@@ -22,6 +23,7 @@ static void s_usage(FILE *f)
     fprintf(f,
             "usage: hotline-worker --unit ID --connect ENDPOINT [--db PATH]\n"
             "                      [--console | --auto POLICY] [--name NAME]\n"
+            "                      [--http ADDR [--http-token FILE]]\n"
             "\n"
             "The agent of one unit (town, grid station, department) of the 12345 hotline:\n"
             "receives the unit's tickets, keeps them in a local store, and signs, notes,\n"
@@ -34,6 +36,9 @@ static void s_usage(FILE *f)
             "      --auto POLICY      act by itself, e.g. sign=2s,finish=30s,return=0.02,seed=7\n"
             "                         (delays 0, 200ms, 2s, 5m, 1h; return is a probability)\n"
             "  -n, --name NAME        client name told to the dispatcher\n"
+            "      --http ADDR        serve the handheld page on host:port (loopback only\n"
+            "                         unless --http-token is given)\n"
+            "      --http-token FILE  a file holding the bearer token phones must send\n"
             "  -h, --help             this text\n"
             "  -V, --version          print the version\n"
             "\n"
@@ -49,6 +54,7 @@ typedef struct worker {
     wstore *store;
     agent *agent;
     console *con;
+    handheld *hh;
     autopilot *ap;
     uv_signal_t sigint, sigterm;
     int stopping;
@@ -61,6 +67,7 @@ static void s_stop(worker *w, int code)
     w->stopping = 1;
     w->exit_code = code;
     con_destroy(&w->con);
+    hh_destroy(&w->hh);
     auto_destroy(&w->ap);
     agent_destroy(&w->agent);
     uv_close((uv_handle_t *)&w->sigint, NULL);
@@ -136,9 +143,11 @@ int main(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},   {"console", no_argument, NULL, 'C'},
         {"auto", required_argument, NULL, 'a'}, {"name", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'V'},
+        {"http", required_argument, NULL, 'H'}, {"http-token", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *unit = NULL, *endpoint = NULL, *db = NULL, *policy = NULL, *name = NULL;
+    const char *http = NULL, *http_token = NULL;
     int use_console = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":u:c:n:hV", opts, NULL)) != -1) {
@@ -149,6 +158,8 @@ int main(int argc, char **argv)
         case 'C': use_console = 1; break;
         case 'a': policy = optarg; break;
         case 'n': name = optarg; break;
+        case 'H': http = optarg; break;
+        case 'T': http_token = optarg; break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("hotline-worker %s\n", HL_VERSION); return 0;
         case ':': return s_bad_usage("%s needs a value", argv[optind - 1]);
@@ -167,6 +178,25 @@ int main(int argc, char **argv)
     char err[256];
     if (policy && auto_policy_parse(policy, &pol, err, sizeof err) != 0)
         return s_bad_usage("%s", err);
+
+    char *token = NULL;
+    if (http_token && !http) return s_bad_usage("%s", "--http-token goes with --http ADDR");
+    if (http_token) {
+        char *terr = NULL;
+        size_t tlen;
+        token = hl_read_file(http_token, &tlen, &terr);
+        if (!token) {
+            fprintf(stderr, "hotline-worker: --http-token: %s\n", terr);
+            free(terr);
+            return 2;
+        }
+        token[strcspn(token, "\r\n")] = '\0';
+        if (strlen(token) < 20) {
+            free(token);
+            return s_bad_usage("--http-token %s: the token must have at least 20 characters",
+                               http_token);
+        }
+    }
 
     worker w;
     memset(&w, 0, sizeof w);
@@ -206,6 +236,27 @@ int main(int argc, char **argv)
         static const agent_ui ui = {s_log_ticket, s_log_action, NULL, NULL, s_log_refused};
         agent_set_ui(w.agent, &ui, &w);
     }
+    if (http) {
+        char *herr = NULL;
+        w.hh = hh_new(&w.loop, w.agent, http, token, &herr);
+        if (!w.hh) {
+            hl_error("%s", herr);
+            free(herr);
+            w.exit_code = 2;
+            w.stopping = 1;
+            con_destroy(&w.con);
+            auto_destroy(&w.ap);
+            agent_destroy(&w.agent);
+            uv_run(&w.loop, UV_RUN_DEFAULT);
+            uv_loop_close(&w.loop);
+            wstore_close(&w.store);
+            zmq_ctx_term(w.zctx);
+            free(token);
+            return 2;
+        }
+    }
+    free(token);
+    token = NULL;
     uv_signal_init(&w.loop, &w.sigint);
     uv_signal_init(&w.loop, &w.sigterm);
     w.sigint.data = w.sigterm.data = &w;
