@@ -4,6 +4,8 @@
  * the caller; must not touch sockets or send anything itself. */
 #include "core.h"
 
+#include "assess.h"
+#include "deadline.h"
 #include "route.h"
 #include "ticket.h"
 
@@ -23,6 +25,7 @@ struct core {
     core_session **workers;     /* per unit: its worker sessions */
     unsigned char *online;      /* per unit: announced online */
     unsigned char *online_save; /* at core_begin */
+    hl_ms wake;                 /* the earliest next_check written in this batch */
     char err[600];
 };
 
@@ -40,6 +43,7 @@ typedef struct req_ctx {
     cJSON *result;
     core_outq *out;
     size_t out_start;
+    char note[400]; /* a note an op composes for its event */
 } req_ctx;
 
 /* ---- output queue ------------------------------------------------------------ */
@@ -127,6 +131,7 @@ const char *core_errmsg(const core *c)
 int core_begin(core *c)
 {
     memcpy(c->online_save, c->online, (size_t)c->cfg->nunits);
+    c->wake = 0;
     if (store_begin(c->st) != STORE_OK) {
         snprintf(c->err, sizeof c->err, "%s", store_errmsg(c->st));
         return -1;
@@ -549,13 +554,53 @@ static hl_err s_unknown_unit(req_ctx *x, const char *path, const char *id)
                   path, shown);
 }
 
+/* The SLA of a ticket: its category's override over its urgency's. */
+static hl_sla s_sla(const hl_config *cfg, const ticket *t)
+{
+    return hl_config_sla(cfg, hl_config_category(cfg, t->category), t->urgency);
+}
+
 /* The SLA deadlines of a dispatch at now. */
 static void s_dues(req_ctx *x, ticket *t)
 {
-    int cat = hl_config_category(x->cfg, t->category);
-    hl_sla sla = hl_config_sla(x->cfg, cat, t->urgency);
+    hl_sla sla = s_sla(x->cfg, t);
     t->sign_due = hl_cal_add(x->cfg->calendar, x->now, &sla.sign, 1.0);
     t->finish_due = hl_cal_add(x->cfg->calendar, x->now, &sla.finish, 1.0);
+}
+
+/* Where dispatch d of ticket t stands for the deadline engine, with t as
+ * it is after the change at hand. The sign stage is open while t waits in
+ * dispatched; the finish stage while t is dispatched or accepted and not
+ * resolved; neither once the dispatch has ended. */
+static void s_dl_state(const hl_config *cfg, const ticket *t, const store_dispatch *d,
+                       deadline_state *ds)
+{
+    hl_sla sla = s_sla(cfg, t);
+    memset(ds, 0, sizeof *ds);
+    ds->stage[DL_SIGN] = (deadline_stage){d->dispatched_at, d->sign_due, sla.sign, 0, sla.warn};
+    ds->stage[DL_FINISH] =
+        (deadline_stage){d->dispatched_at, d->finish_due, sla.finish, d->extensions > 0, sla.warn};
+    int current = d->ended_at == 0 && t->lead;
+    ds->open[DL_SIGN] = current && t->status == TS_DISPATCHED && !d->signed_at && d->sign_due;
+    ds->open[DL_FINISH] = current && (t->status == TS_DISPATCHED || t->status == TS_ACCEPTED) &&
+                          !d->resolved_at && d->finish_due;
+    ds->step[DL_SIGN] = d->sign_step;
+    ds->step[DL_FINISH] = d->finish_step;
+    ds->nsteps = deadline_steps(cfg, hl_config_unit(cfg, t->lead));
+}
+
+/* The next threshold of dispatch d of t (0: none). */
+static hl_ms s_dl_next(const hl_config *cfg, const ticket *t, const store_dispatch *d)
+{
+    deadline_state ds;
+    s_dl_state(cfg, t, d, &ds);
+    return deadline_next(cfg->calendar, &ds, NULL);
+}
+
+/* A next_check written in this batch: the timer may have to fire earlier. */
+static void s_wake(core *c, hl_ms at)
+{
+    if (at && (!c->wake || at < c->wake)) c->wake = at;
 }
 
 /* Start a new dispatch of t to its lead: a new row, fresh deadlines. */
@@ -571,7 +616,14 @@ static int s_dispatch_open(req_ctx *x, ticket *t)
     t->ext_until = 0;
     ticket_set(&t->ext_reason, NULL);
     t->ext_count = 0;
-    store_dispatch d = {t->id, t->lead, t->dispatched_at, t->sign_due, t->finish_due};
+    store_dispatch d = {.ticket_id = t->id,
+                        .unit = t->lead,
+                        .dispatched_at = t->dispatched_at,
+                        .sign_due = t->sign_due,
+                        .finish_due = t->finish_due,
+                        .finish_due0 = t->finish_due};
+    d.next_check = s_dl_next(x->cfg, t, &d);
+    s_wake(x->c, d.next_check);
     return store_dispatch_open(x->st, &d, &t->dispatch_id);
 }
 
@@ -871,6 +923,96 @@ static hl_err s_op_later(req_ctx *x)
                   x->req->op, HL_VERSION);
 }
 
+/* ---- assessment (考核) ------------------------------------------------------------- */
+
+typedef struct stats_acc {
+    assess_row *rows;
+    int n, cap;
+} stats_acc;
+
+static void s_stats_cb(const char *unit, const store_counts *k, void *arg)
+{
+    stats_acc *a = arg;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->rows = hl_realloc(a->rows, (size_t)a->cap * sizeof *a->rows);
+    }
+    assess_row *r = &a->rows[a->n++];
+    memset(r, 0, sizeof *r);
+    hl_strlcpy(r->unit, unit ? unit : "", sizeof r->unit);
+    r->assigned = k->assigned;
+    r->signed_on_time = k->signed_on_time;
+    r->finished_on_time = k->finished_on_time;
+    r->overdue = k->overdue;
+    r->returned = k->returned;
+    r->reopened = k->reopened;
+    r->callbacks = k->callbacks;
+    r->satisfied = k->satisfied;
+    r->basic = k->basic;
+    r->unsatisfied = k->unsatisfied;
+    r->yellow = k->yellow;
+    r->red = k->red;
+}
+
+static void s_add_rate(cJSON *o, const char *key, int has, double v)
+{
+    if (has)
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static hl_err s_op_stats(req_ctx *x)
+{
+    hl_ms since = INT64_MIN, until = INT64_MAX;
+    const char *since_s = s_arg_str(x, "since"), *until_s = s_arg_str(x, "until");
+    if (since_s) hl_time_parse(since_s, &since);
+    if (until_s) hl_time_parse(until_s, &until);
+    if (since_s && until_s && until <= since)
+        return s_fail(x, HL_E_BAD_REQUEST, "until: must be later than since");
+    const char *unit = s_arg_str(x, "unit");
+    if (unit && hl_config_unit(x->cfg, unit) < 0) return s_unknown_unit(x, "unit", unit);
+    stats_acc a = {0};
+    if (store_stats(x->st, since, until, x->now, s_stats_cb, &a) != STORE_OK) {
+        free(a.rows);
+        return s_internal(x);
+    }
+    assess_weights w = {x->cfg->weights.sign_rate, x->cfg->weights.finish_rate,
+                        x->cfg->weights.satisfaction};
+    assess_rank(a.rows, a.n, &w);
+    char buf[HL_TIME_LEN];
+    hl_json_add_str(x->result, "since", since_s ? hl_time_format(since, buf) : NULL);
+    hl_json_add_str(x->result, "until", until_s ? hl_time_format(until, buf) : NULL);
+    cJSON *arr = cJSON_AddArrayToObject(x->result, "units");
+    for (int i = 0; i < a.n; i++) {
+        const assess_row *r = &a.rows[i];
+        if (unit && strcmp(unit, r->unit) != 0) continue;
+        int u = hl_config_unit(x->cfg, r->unit);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "unit", r->unit);
+        hl_json_add_str(o, "name", u >= 0 ? x->cfg->units[u].name : NULL);
+        const char *keys[] = {"assigned", "signed_on_time", "finished_on_time", "overdue",
+                              "returned", "reopened",       "callbacks",        "satisfied",
+                              "basic",    "unsatisfied",    "yellow",           "red"};
+        const int64_t vals[] = {r->assigned, r->signed_on_time, r->finished_on_time, r->overdue,
+                                r->returned, r->reopened,       r->callbacks,        r->satisfied,
+                                r->basic,    r->unsatisfied,    r->yellow,           r->red};
+        for (size_t k = 0; k < HL_ARRAY_LEN(keys); k++)
+            hl_json_add_int(o, keys[k], vals[k]);
+        s_add_rate(o, "sign_rate", r->has_sign_rate, r->sign_rate);
+        s_add_rate(o, "finish_rate", r->has_finish_rate, r->finish_rate);
+        s_add_rate(o, "satisfaction", r->has_satisfaction, r->satisfaction);
+        s_add_rate(o, "score", r->has_score, r->score);
+        if (r->rank > 0)
+            hl_json_add_int(o, "rank", r->rank);
+        else
+            cJSON_AddNullToObject(o, "rank");
+        cJSON_AddItemToArray(arr, o);
+    }
+    free(a.rows);
+    return HL_OK;
+}
+
 /* ---- create
  * ----------------------------------------------------------------------------------------- */
 
@@ -1120,7 +1262,17 @@ static hl_err s_ch_sign(req_ctx *x, ticket *t, const char **kind, const char **n
     t->signed_at = x->now;
     *kind = "accepted";
     *note = s_arg_str(x, "note");
-    return store_dispatch_signed(x->st, t->dispatch_id, x->now) == STORE_OK ? HL_OK : s_internal(x);
+    /* the sign stage is done; the finish stage goes on where it was */
+    store_dispatch d;
+    int rc = store_dispatch_get(x->st, t->dispatch_id, &d);
+    if (rc == STORE_ERROR) return s_internal(x);
+    hl_ms next = 0;
+    if (rc == STORE_OK) {
+        d.signed_at = x->now;
+        next = s_dl_next(x->cfg, t, &d);
+    }
+    return store_dispatch_signed(x->st, t->dispatch_id, x->now, next) == STORE_OK ? HL_OK
+                                                                                  : s_internal(x);
 }
 
 static hl_err s_op_sign(req_ctx *x)
@@ -1201,6 +1353,30 @@ static hl_err s_ch_extend(req_ctx *x, ticket *t, const char **kind, const char *
                       "until: an extension must end after the current finish_due %s",
                       hl_time_format(t->finish_due, f));
     }
+    /* the caps (extension.times, extension.max) count over the dispatch */
+    store_dispatch d;
+    int rc = store_dispatch_get(x->st, t->dispatch_id, &d);
+    if (rc == STORE_ERROR) return s_internal(x);
+    if (rc == STORE_OK) {
+        const hl_config *cfg = x->cfg;
+        if (d.extensions >= cfg->extension.times)
+            return s_fail(x, HL_E_CONFLICT,
+                          "ticket %s has had %d extension%s approved in this dispatch, the most "
+                          "allowed (extension.times %d); finish it, or return it",
+                          t->no, d.extensions, d.extensions == 1 ? "" : "s", cfg->extension.times);
+        hl_ms base = d.finish_due0 ? d.finish_due0 : t->finish_due;
+        hl_ms cap = hl_cal_add(cfg->calendar, base, &cfg->extension.max, 1.0);
+        if (base && until > cap) {
+            char u[HL_TIME_LEN], b[HL_TIME_LEN], c[HL_TIME_LEN], m[32];
+            hl_duration_format(&cfg->extension.max, m, sizeof m);
+            return s_fail(x, HL_E_CONFLICT,
+                          "ticket %s: an extension until %s is too long; the extensions of one "
+                          "dispatch may add up to %s (extension.max) after its original "
+                          "finish_due %s, so until %s at the latest",
+                          t->no, hl_time_format(until, u), m, hl_time_format(base, b),
+                          hl_time_format(cap, c));
+        }
+    }
     t->ext_state = TEXT_PENDING;
     t->ext_until = until;
     ticket_set(&t->ext_reason, s_arg_str(x, "reason"));
@@ -1213,6 +1389,53 @@ static hl_err s_ch_extend(req_ctx *x, ticket *t, const char **kind, const char *
 static hl_err s_op_extend(req_ctx *x)
 {
     return s_transition(x, TS_BIT(TS_ACCEPTED), 1, s_ch_extend);
+}
+
+/* decide: approve (finish_due moves, the finish stage's flags start over
+ * in a new epoch) or deny (nothing moves) the pending extension. */
+static hl_err s_ch_decide(req_ctx *x, ticket *t, const char **kind, const char **note,
+                          const char **lead_kind, int *revoke_all)
+{
+    if (t->ext_state != TEXT_PENDING)
+        return s_fail(x, HL_E_CONFLICT,
+                      "ticket %s has no extension request waiting for a decision (extension: %s)",
+                      t->no, t->ext_state ? ticket_ext_state_name(t->ext_state) : "none");
+    int approve = 0;
+    hl_json_bool(x->args, "approve", &approve);
+    const char *given = s_arg_str(x, "note");
+    char until[HL_TIME_LEN];
+    hl_time_format(t->ext_until, until);
+    *kind = "extension_decided";
+    if (!approve) {
+        t->ext_state = TEXT_DENIED;
+        snprintf(x->note, sizeof x->note, "extension until %s denied%s%s", until, given ? ": " : "",
+                 given ? given : "");
+        *note = x->note;
+        return HL_OK;
+    }
+    store_dispatch d;
+    int rc = store_dispatch_get(x->st, t->dispatch_id, &d);
+    if (rc == STORE_ERROR) return s_internal(x);
+    t->ext_state = TEXT_APPROVED;
+    t->finish_due = t->ext_until;
+    if (rc == STORE_OK) {
+        d.finish_due = t->ext_until;
+        d.extensions++;
+        d.finish_step = 0;
+        hl_ms next = s_dl_next(x->cfg, t, &d);
+        s_wake(x->c, next);
+        if (store_dispatch_extended(x->st, d.id, d.finish_due, d.extensions, next) != STORE_OK)
+            return s_internal(x);
+    }
+    snprintf(x->note, sizeof x->note, "extension approved: finish_due moved to %s%s%s", until,
+             given ? ": " : "", given ? given : "");
+    *note = x->note;
+    return HL_OK;
+}
+
+static hl_err s_op_decide(req_ctx *x)
+{
+    return s_transition(x, TS_BIT(TS_ACCEPTED), 0, s_ch_decide);
 }
 
 static hl_err s_ch_cancel(req_ctx *x, ticket *t, const char **kind, const char **note,
@@ -1364,8 +1587,8 @@ static const op_entry s_ops[] = {
     {"ping", s_op_ping},         {"units", s_op_units},         {"create", s_op_create},
     {"get", s_op_get},           {"list", s_op_list},           {"dispatch", s_op_dispatch},
     {"callback", s_op_callback}, {"merge", s_op_merge},         {"cancel", s_op_cancel},
-    {"note", s_op_note},         {"supervise", s_op_supervise}, {"decide", s_op_later},
-    {"alerts", s_op_alerts},     {"stats", s_op_later},         {"events", s_op_events},
+    {"note", s_op_note},         {"supervise", s_op_supervise}, {"decide", s_op_decide},
+    {"alerts", s_op_alerts},     {"stats", s_op_stats},         {"events", s_op_events},
     {"inbox", s_op_inbox},       {"sign", s_op_sign},           {"finish", s_op_finish},
     {"return", s_op_return},     {"extend", s_op_extend},
 };
@@ -1516,4 +1739,166 @@ int core_purge(core *c)
     }
     if (n > 0) hl_info("forgot %lld idempotency keys older than 7 days", (long long)n);
     return 0;
+}
+
+/* ---- deadlines (红黄旗) ------------------------------------------------------------ */
+
+typedef struct due_acc {
+    int64_t (*rows)[2]; /* dispatch id, ticket id */
+    int n, cap;
+} due_acc;
+
+static void s_due_cb(int64_t dispatch_id, int64_t ticket_id, void *arg)
+{
+    due_acc *a = arg;
+    if (a->n >= a->cap) return;
+    a->rows[a->n][0] = dispatch_id;
+    a->rows[a->n][1] = ticket_id;
+    a->n++;
+}
+
+/* Raise alert `step` of stage k of dispatch d on ticket t: the durable
+ * row, the counts, the event and the lead's feed. ds is advanced. */
+static int s_alert(req_ctx *x, ticket *t, const store_dispatch *d, deadline_state *ds, int k)
+{
+    const hl_config *cfg = x->cfg;
+    int step = ds->step[k];
+    int lead = hl_config_unit(cfg, t->lead);
+    const char *level = step == 0 ? "yellow" : "red";
+    int esc = deadline_escalation(cfg, lead, step);
+    const char *esc_id = esc >= 0 ? cfg->units[esc].id : NULL;
+    store_alert a = {
+        .event_seq = store_event_next_seq(x->st),
+        .ticket_id = t->id,
+        .dispatch_id = d->id,
+        .stage = deadline_stage_name((deadline_stage_kind)k),
+        .level = level,
+        .tier = step,
+        .epoch = k == DL_FINISH ? d->extensions : 0,
+        .unit = t->lead,
+        .escalated_to = esc_id,
+        .due = ds->stage[k].due,
+        .time = x->now,
+    };
+    int rc = store_alert_add(x->st, &a);
+    if (rc == STORE_ERROR) return -1;
+    ds->step[k]++;
+    hl_ms next = deadline_next(cfg->calendar, ds, NULL);
+    if (store_dispatch_progress(x->st, d->id, ds->step[DL_SIGN], ds->step[DL_FINISH], next) !=
+        STORE_OK)
+        return -1;
+    if (rc == STORE_NONE) {
+        /* raised before (it cannot be: the step moves in the same
+         * transaction as the row); never raise it twice */
+        hl_warn("ticket %s: the %s %s alert of tier %d was already raised; skipped", t->no, a.stage,
+                level, step);
+        return 0;
+    }
+    if (step == 0)
+        t->yellow++;
+    else
+        t->red++;
+    if (esc_id) {
+        /* escalated_to shows the highest unit reached in this dispatch */
+        int cur = hl_config_unit(cfg, t->escalated_to);
+        if (cur < 0 || cfg->units[esc].depth < cfg->units[cur].depth)
+            ticket_set(&t->escalated_to, esc_id);
+    }
+    if (store_ticket_update(x->st, t) != STORE_OK) return -1;
+
+    char topic[160], due[HL_TIME_LEN];
+    snprintf(topic, sizeof topic, "alert.%s.%s", level, t->lead);
+    hl_time_format(a.due, due);
+    if (step == 0)
+        snprintf(x->note, sizeof x->note, "yellow flag: the %s stage is due at %s", a.stage, due);
+    else if (esc_id)
+        snprintf(x->note, sizeof x->note,
+                 "red flag: the %s stage was due at %s; escalated to %s (tier %d)", a.stage, due,
+                 esc_id, step);
+    else
+        snprintf(x->note, sizeof x->note, "red flag: the %s stage was due at %s", a.stage, due);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "level", level);
+    cJSON_AddStringToObject(o, "stage", a.stage);
+    hl_json_add_int(o, "tier", step);
+    cJSON_AddStringToObject(o, "unit", t->lead);
+    hl_json_add_str(o, "escalated_to", esc_id);
+    hl_json_add_time(o, "due", a.due);
+    cJSON_AddItemToObject(o, "ticket", ticket_json_brief(t));
+    const char *status = ticket_status_name(t->status);
+    if (s_publish(x->c, x->out, t->id, level, topic, "system", status, status, t->lead, x->note, o,
+                  x->now) != 0)
+        return -1;
+    return s_feed(x, t->lead, "changed", t->id);
+}
+
+/* Look at one dispatch whose next_check has come: raise its next alert
+ * when its threshold has passed, else just move next_check on. */
+static int s_deadline_one(req_ctx *x, int64_t dispatch_id, int64_t ticket_id)
+{
+    ticket t = {0};
+    store_dispatch d = {0};
+    int rc = store_dispatch_get(x->st, dispatch_id, &d);
+    if (rc == STORE_ERROR) return -1;
+    if (rc == STORE_NONE) return 0; /* cannot be: the row was just read */
+    int trc = store_ticket_get(x->st, ticket_id, &t);
+    int ret = 0;
+    if (trc == STORE_ERROR) {
+        ret = -1;
+    } else if (trc == STORE_NONE || t.dispatch_id != dispatch_id) {
+        /* no longer the ticket's current dispatch: nothing is pending */
+        ret = store_dispatch_progress(x->st, d.id, d.sign_step, d.finish_step, 0) == STORE_OK ? 0
+                                                                                              : -1;
+    } else {
+        deadline_state ds;
+        s_dl_state(x->cfg, &t, &d, &ds);
+        int k = 0;
+        hl_ms at = deadline_next(x->cfg->calendar, &ds, &k);
+        if (at && at <= x->now)
+            ret = s_alert(x, &t, &d, &ds, k);
+        else if (at != d.next_check)
+            ret = store_dispatch_progress(x->st, d.id, d.sign_step, d.finish_step, at) == STORE_OK
+                      ? 0
+                      : -1;
+    }
+    ticket_clear(&t);
+    return ret;
+}
+
+int core_deadlines(core *c, hl_ms now, int max, core_outq *out, int *more)
+{
+    *more = 0;
+    if (max < 1) max = 1;
+    due_acc a = {hl_malloc((size_t)max * sizeof *a.rows), 0, max};
+    req_ctx x = {.c = c, .cfg = c->cfg, .st = c->st, .now = now, .out = out, .out_start = out->n};
+    s_actor(&x);
+    int rc = store_deadlines_due(c->st, now, max, s_due_cb, &a) == STORE_OK ? 0 : -1;
+    for (int i = 0; rc == 0 && i < a.n; i++)
+        rc = s_deadline_one(&x, a.rows[i][0], a.rows[i][1]);
+    free(a.rows);
+    hl_ms first = 0;
+    if (rc == 0) {
+        int f = store_deadline_first(c->st, &first);
+        if (f == STORE_ERROR) rc = -1;
+        if (f == STORE_OK && first <= now) *more = 1;
+    }
+    if (rc != 0) snprintf(c->err, sizeof c->err, "%s", store_errmsg(c->st));
+    return rc;
+}
+
+int core_next_deadline(core *c, hl_ms *at)
+{
+    *at = 0;
+    int rc = store_deadline_first(c->st, at);
+    if (rc == STORE_ERROR) {
+        snprintf(c->err, sizeof c->err, "%s", store_errmsg(c->st));
+        return -1;
+    }
+    if (rc == STORE_NONE) *at = 0;
+    return 0;
+}
+
+hl_ms core_wakeup(const core *c)
+{
+    return c->wake;
 }

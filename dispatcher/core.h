@@ -73,6 +73,26 @@ void core_tick(core *c, core_outq *out);
 /* Forget idempotency keys older than 7 days, inside a batch. */
 int core_purge(core *c);
 
+/* ---- deadlines (红黄旗) ----------------------------------------------------
+ * The dispatches table keeps, per current dispatch, the next threshold it
+ * waits for (next_check, indexed). The caller arms one timer for the
+ * earliest and, when it fires, runs core_deadlines in a batch of its own. */
+
+/* Inside a batch: raise the alerts whose thresholds are at or before now,
+ * looking at most at `max` dispatches (one threshold each). Each alert is
+ * stored, counted, logged and queued for publishing in out. *more is set
+ * when thresholds at or before now remain (call again after a loop turn).
+ * Returns -1 when the database failed (roll the batch back). */
+int core_deadlines(core *c, hl_ms now, int max, core_outq *out, int *more);
+/* The earliest pending threshold in *at (0 when nothing is pending). */
+int core_next_deadline(core *c, hl_ms *at);
+/* The earliest next_check the last batch wrote (a new dispatch, a sign,
+ * an approved extension); 0 when none. After a commit the caller re-arms
+ * its timer when this is earlier than the armed time. */
+hl_ms core_wakeup(const core *c);
+
+#define CORE_DEADLINE_CHUNK 256
+
 /* The worker sessions of a unit: iterate with ->next. */
 core_session *core_unit_workers(core *c, int unit);
 /* A peer is gone (its messages cannot be delivered): forget its session. */

@@ -34,6 +34,11 @@ struct server {
     core_outq out;
     pending *pend;
     size_t npend;
+    /* deadlines: one timer for the earliest pending threshold, and an idle
+     * handle that works through a backlog a chunk per loop turn */
+    uv_timer_t deadline;
+    uv_idle_t catchup;
+    hl_ms armed; /* when the deadline timer fires (wall clock); 0 when idle */
     /* the HTTP front ends (web.c) see every published event */
     void (*on_event)(const char *topic, const char *json, void *arg);
     void *on_event_arg;
@@ -51,6 +56,8 @@ int server_endpoint_local(const char *ep)
     if (hl_starts_with(host, "[::1]:")) return 1;
     return 0;
 }
+
+static void s_deadline_arm_at(server *sv, hl_ms at);
 
 /* ---- sending ---------------------------------------------------------------- */
 
@@ -104,6 +111,10 @@ static void s_send_out(server *sv)
             core_forget(sv->core, gone[k], gonelen[k]);
     }
     core_outq_truncate(&sv->out, 0);
+    /* whatever committed this output may have made a deadline earlier than
+     * the one the timer waits for (a new dispatch, a sign, an extension) */
+    hl_ms wake = core_wakeup(sv->core);
+    if (wake && sv->armed && wake < sv->armed) s_deadline_arm_at(sv, wake);
 }
 
 /* ---- the batch ------------------------------------------------------------------- */
@@ -209,6 +220,83 @@ static void s_on_tick(uv_timer_t *t)
     hl_zwatch_recheck(sv->watch);
 }
 
+/* ---- deadlines ------------------------------------------------------------------------ */
+
+/* Re-read the timer at least this often, so that a wall clock that jumped
+ * is noticed; each look is one index lookup, not a scan. */
+#define SERVER_DEADLINE_RECHECK_MS 30000
+
+static void s_on_deadline(uv_timer_t *t);
+static void s_on_catchup(uv_idle_t *h);
+
+/* Arm the deadline timer for at (wall clock; 0 = nothing pending). */
+static void s_deadline_arm_at(server *sv, hl_ms at)
+{
+    if (sv->stopping) return;
+    hl_ms now = hl_now();
+    int64_t delay = at ? at - now : SERVER_DEADLINE_RECHECK_MS;
+    if (delay < 0) delay = 0;
+    if (delay > SERVER_DEADLINE_RECHECK_MS) delay = SERVER_DEADLINE_RECHECK_MS;
+    uv_update_time(sv->loop);
+    uv_timer_start(&sv->deadline, s_on_deadline, (uint64_t)delay, 0);
+    sv->armed = now + delay;
+}
+
+/* Arm for the earliest threshold in the database. */
+static void s_deadline_arm(server *sv)
+{
+    hl_ms at;
+    if (core_next_deadline(sv->core, &at) != 0) {
+        hl_error("cannot read the deadlines: %s; trying again in a second", core_errmsg(sv->core));
+        at = hl_now() + 1000;
+    }
+    s_deadline_arm_at(sv, at);
+}
+
+/* One chunk of due thresholds in a batch of its own, committed before its
+ * alerts are published; then the next chunk on the next loop turn (requests
+ * are served in between) or the timer for the next threshold. */
+static void s_deadline_run(server *sv)
+{
+    if (sv->stopping) return;
+    int more = 0, ok = 0;
+    if (core_begin(sv->core) != 0) {
+        hl_error("cannot start a transaction for the deadlines: %s", core_errmsg(sv->core));
+    } else if (core_deadlines(sv->core, hl_now(), CORE_DEADLINE_CHUNK, &sv->out, &more) != 0) {
+        hl_error("deadlines: %s; nothing of this round was applied", core_errmsg(sv->core));
+        core_rollback(sv->core);
+        core_outq_truncate(&sv->out, 0);
+    } else if (core_commit(sv->core) != 0) {
+        hl_error("commit failed: %s", core_errmsg(sv->core));
+        core_outq_truncate(&sv->out, 0);
+    } else {
+        ok = 1;
+    }
+    s_send_out(sv);
+    if (sv->watch) hl_zwatch_recheck(sv->watch);
+    if (ok && more) {
+        uv_timer_stop(&sv->deadline);
+        sv->armed = 0;
+        uv_idle_start(&sv->catchup, s_on_catchup);
+        return;
+    }
+    uv_idle_stop(&sv->catchup);
+    if (ok)
+        s_deadline_arm(sv);
+    else
+        s_deadline_arm_at(sv, hl_now() + 1000);
+}
+
+static void s_on_deadline(uv_timer_t *t)
+{
+    s_deadline_run(t->data);
+}
+
+static void s_on_catchup(uv_idle_t *h)
+{
+    s_deadline_run(h->data);
+}
+
 static void s_on_purge(uv_timer_t *t)
 {
     server *sv = t->data;
@@ -232,6 +320,10 @@ static void s_on_signal(uv_signal_t *h, int signum)
     hl_zwatch_destroy(&sv->watch);
     uv_timer_stop(&sv->tick);
     uv_timer_stop(&sv->purge);
+    uv_timer_stop(&sv->deadline);
+    uv_idle_stop(&sv->catchup);
+    uv_close((uv_handle_t *)&sv->deadline, NULL);
+    uv_close((uv_handle_t *)&sv->catchup, NULL);
     uv_close((uv_handle_t *)&sv->tick, NULL);
     uv_close((uv_handle_t *)&sv->purge, NULL);
     uv_close((uv_handle_t *)&sv->sigterm, NULL);
@@ -311,6 +403,9 @@ server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *f
     }
     uv_timer_init(loop, &sv->tick);
     uv_timer_init(loop, &sv->purge);
+    uv_timer_init(loop, &sv->deadline);
+    uv_idle_init(loop, &sv->catchup);
+    sv->deadline.data = sv->catchup.data = sv;
     sv->tick.data = sv->purge.data = sv;
     uv_signal_init(loop, &sv->sigterm);
     uv_signal_init(loop, &sv->sigint);
@@ -326,6 +421,8 @@ int server_run(server *sv)
     uv_timer_start(&sv->purge, s_on_purge, 1000, 3600 * 1000);
     uv_signal_start(&sv->sigterm, s_on_signal, SIGTERM);
     uv_signal_start(&sv->sigint, s_on_signal, SIGINT);
+    /* restart resumes the deadlines from the index: no scan of open tickets */
+    s_deadline_arm(sv);
     hl_info("serving");
     uv_run(sv->loop, UV_RUN_DEFAULT);
     return 0;
@@ -339,6 +436,8 @@ void server_destroy(server **svp)
     if (sv->handles && !sv->stopping) {
         uv_close((uv_handle_t *)&sv->tick, NULL);
         uv_close((uv_handle_t *)&sv->purge, NULL);
+        uv_close((uv_handle_t *)&sv->deadline, NULL);
+        uv_close((uv_handle_t *)&sv->catchup, NULL);
         uv_close((uv_handle_t *)&sv->sigterm, NULL);
         uv_close((uv_handle_t *)&sv->sigint, NULL);
     }

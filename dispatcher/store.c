@@ -145,6 +145,19 @@ static const char *const s_migrations[] = {
     "  day TEXT PRIMARY KEY,"
     "  n INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    /* v2: the deadline engine's state per dispatch. finish_due0 is the
+     * finish_due the dispatch began with (extensions are capped from it);
+     * sign_step and finish_step count the alerts each stage has raised;
+     * extensions counts the approved ones and is the finish stage's epoch.
+     * Dispatches still open are looked at once on the first start, which
+     * sets their next_check to their real next threshold. */
+    "ALTER TABLE dispatches ADD COLUMN finish_due0 INTEGER;"
+    "ALTER TABLE dispatches ADD COLUMN sign_step INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE dispatches ADD COLUMN finish_step INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE dispatches ADD COLUMN extensions INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE dispatches SET finish_due0 = finish_due;"
+    "UPDATE dispatches SET next_check = dispatched_at"
+    " WHERE ended_at IS NULL AND resolved_at IS NULL;",
 };
 
 #define S_NMIGRATIONS ((int)HL_ARRAY_LEN(s_migrations))
@@ -256,11 +269,12 @@ struct store {
     sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
     sqlite3_stmt *daily_next, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
     sqlite3_stmt *co_delete, *co_insert;
-    sqlite3_stmt *d_open, *d_end, *d_signed, *d_resolved, *d_callback;
+    sqlite3_stmt *d_open, *d_get, *d_end, *d_signed, *d_resolved, *d_callback, *d_extended;
+    sqlite3_stmt *d_progress, *d_due, *d_first, *d_stats;
     sqlite3_stmt *e_append, *e_after, *e_history, *e_max;
     sqlite3_stmt *f_add, *f_after;
     sqlite3_stmt *i_get, *i_put, *i_purge;
-    sqlite3_stmt *a_list;
+    sqlite3_stmt *a_add, *a_count_yellow, *a_count_red, *a_list;
     sqlite3_stmt *list[LF__COUNT];
 };
 
@@ -464,15 +478,39 @@ static int s_prepare_all(store *st)
          " ORDER BY created_at DESC LIMIT 1"},
         {&st->co_delete, "DELETE FROM ticket_co WHERE ticket_id = :id"},
         {&st->co_insert, "INSERT OR IGNORE INTO ticket_co (ticket_id, unit) VALUES (:id, :unit)"},
-        {&st->d_open,
-         "INSERT INTO dispatches (ticket_id, unit, dispatched_at, sign_due, finish_due)"
-         " VALUES (:ticket, :unit, :at, :sign_due, :finish_due)"},
+        {&st->d_open, "INSERT INTO dispatches (ticket_id, unit, dispatched_at, sign_due,"
+                      " finish_due, finish_due0, next_check)"
+                      " VALUES (:ticket, :unit, :at, :sign_due, :finish_due, :finish_due,"
+                      " :next_check)"},
+        {&st->d_get, "SELECT id, ticket_id, dispatched_at, sign_due, finish_due, finish_due0,"
+                     " signed_at, resolved_at, ended_at, sign_step, finish_step, extensions,"
+                     " next_check, yellow, red FROM dispatches WHERE id = :id"},
         {&st->d_end, "UPDATE dispatches SET ended_at = :at, end_reason = :reason, "
                      "next_check = NULL WHERE id = :id"},
-        {&st->d_signed, "UPDATE dispatches SET signed_at = :at WHERE id = :id"},
-        {&st->d_resolved, "UPDATE dispatches SET resolved_at = :at WHERE id = :id"},
+        {&st->d_signed,
+         "UPDATE dispatches SET signed_at = :at, next_check = :next_check WHERE id = :id"},
+        {&st->d_resolved,
+         "UPDATE dispatches SET resolved_at = :at, next_check = NULL WHERE id = :id"},
         {&st->d_callback, "UPDATE dispatches SET callback = :result, "
                           "reopened = (:result = 'unsatisfied') WHERE id = :id"},
+        {&st->d_extended, "UPDATE dispatches SET finish_due = :finish_due, extensions = :n,"
+                          " finish_step = 0, next_check = :next_check WHERE id = :id"},
+        {&st->d_progress, "UPDATE dispatches SET sign_step = :sign_step,"
+                          " finish_step = :finish_step, next_check = :next_check WHERE id = :id"},
+        /* both walk the partial index dispatches_next_check */
+        {&st->d_due, "SELECT id, ticket_id FROM dispatches WHERE next_check IS NOT NULL"
+                     " AND next_check <= :now ORDER BY next_check LIMIT :limit"},
+        {&st->d_first, "SELECT next_check FROM dispatches WHERE next_check IS NOT NULL"
+                       " ORDER BY next_check LIMIT 1"},
+        {&st->d_stats, "SELECT unit, COUNT(*),"
+                       " SUM(signed_at IS NOT NULL AND signed_at <= sign_due),"
+                       " SUM(resolved_at IS NOT NULL AND resolved_at <= finish_due),"
+                       " SUM(ended_at IS NULL AND resolved_at IS NULL AND finish_due < :now),"
+                       " SUM(end_reason IS 'returned'), SUM(reopened), SUM(callback IS NOT NULL),"
+                       " SUM(callback IS 'satisfied'), SUM(callback IS 'basic'),"
+                       " SUM(callback IS 'unsatisfied'), SUM(yellow), SUM(red)"
+                       " FROM dispatches WHERE dispatched_at >= :since AND dispatched_at < :until"
+                       " GROUP BY unit ORDER BY unit"},
         {&st->e_append, "INSERT INTO events (seq, ticket_id, time, kind, topic, actor, "
                         "from_status, to_status, unit, note, json) VALUES (:seq, :ticket, :time, "
                         ":kind, :topic, :actor, :from, :to, :unit, :note, :json)"},
@@ -489,6 +527,12 @@ static int s_prepare_all(store *st)
         {&st->i_put, "INSERT INTO idem (key, op, result, created_at) "
                      "VALUES (:key, :op, :result, :at)"},
         {&st->i_purge, "DELETE FROM idem WHERE created_at < :before"},
+        {&st->a_add, "INSERT INTO alerts (event_seq, ticket_id, dispatch_id, stage, level, tier,"
+                     " unit, escalated_to, due, time, epoch) VALUES (:seq, :ticket, :dispatch,"
+                     " :stage, :level, :tier, :unit, :escalated_to, :due, :time, :epoch)"
+                     " ON CONFLICT (dispatch_id, stage, level, tier, epoch) DO NOTHING"},
+        {&st->a_count_yellow, "UPDATE dispatches SET yellow = yellow + 1 WHERE id = :id"},
+        {&st->a_count_red, "UPDATE dispatches SET red = red + 1 WHERE id = :id"},
         {&st->a_list, "SELECT a.id, e.json FROM alerts a JOIN events e ON e.seq = a.event_seq"
                       " WHERE a.id < :before AND (:unit IS NULL OR a.unit = :unit)"
                       " AND (:level IS NULL OR a.level = :level)"
@@ -943,9 +987,45 @@ int store_dispatch_open(store *st, const store_dispatch *d, int64_t *id)
     s_bind_int(s, ":at", d->dispatched_at);
     s_bind_opt(s, ":sign_due", d->sign_due);
     s_bind_opt(s, ":finish_due", d->finish_due);
+    s_bind_opt(s, ":next_check", d->next_check);
     if (s_run(st, s, "saving a dispatch") != STORE_OK) return STORE_ERROR;
     *id = sqlite3_last_insert_rowid(st->db);
     return STORE_OK;
+}
+
+int store_dispatch_get(store *st, int64_t id, store_dispatch *out)
+{
+    sqlite3_stmt *s = st->d_get;
+    s_bind_int(s, ":id", id);
+    int rc = sqlite3_step(s);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        int i = 0;
+        store_dispatch d = {0};
+        d.id = s_col_int(s, i++);
+        d.ticket_id = s_col_int(s, i++);
+        d.dispatched_at = s_col_int(s, i++);
+        d.sign_due = s_col_int(s, i++);
+        d.finish_due = s_col_int(s, i++);
+        d.finish_due0 = s_col_int(s, i++);
+        d.signed_at = s_col_int(s, i++);
+        d.resolved_at = s_col_int(s, i++);
+        d.ended_at = s_col_int(s, i++);
+        d.sign_step = (int)s_col_int(s, i++);
+        d.finish_step = (int)s_col_int(s, i++);
+        d.extensions = (int)s_col_int(s, i++);
+        d.next_check = s_col_int(s, i++);
+        d.yellow = (int)s_col_int(s, i++);
+        d.red = (int)s_col_int(s, i++);
+        *out = d;
+        ret = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NONE;
+    } else {
+        ret = s_fail(st, "reading a dispatch");
+    }
+    s_done(s);
+    return ret;
 }
 
 int store_dispatch_end(store *st, int64_t id, hl_ms at, const char *reason)
@@ -956,10 +1036,11 @@ int store_dispatch_end(store *st, int64_t id, hl_ms at, const char *reason)
     return s_run(st, st->d_end, "ending a dispatch");
 }
 
-int store_dispatch_signed(store *st, int64_t id, hl_ms at)
+int store_dispatch_signed(store *st, int64_t id, hl_ms at, hl_ms next_check)
 {
     s_bind_int(st->d_signed, ":id", id);
     s_bind_int(st->d_signed, ":at", at);
+    s_bind_opt(st->d_signed, ":next_check", next_check);
     return s_run(st, st->d_signed, "saving a dispatch");
 }
 
@@ -975,6 +1056,79 @@ int store_dispatch_callback(store *st, int64_t id, const char *result)
     s_bind_int(st->d_callback, ":id", id);
     s_bind_text(st->d_callback, ":result", result);
     return s_run(st, st->d_callback, "saving a callback");
+}
+
+int store_dispatch_extended(store *st, int64_t id, hl_ms finish_due, int extensions,
+                            hl_ms next_check)
+{
+    sqlite3_stmt *s = st->d_extended;
+    s_bind_int(s, ":id", id);
+    s_bind_int(s, ":finish_due", finish_due);
+    s_bind_int(s, ":n", extensions);
+    s_bind_opt(s, ":next_check", next_check);
+    return s_run(st, s, "saving an extension");
+}
+
+int store_dispatch_progress(store *st, int64_t id, int sign_step, int finish_step, hl_ms next_check)
+{
+    sqlite3_stmt *s = st->d_progress;
+    s_bind_int(s, ":id", id);
+    s_bind_int(s, ":sign_step", sign_step);
+    s_bind_int(s, ":finish_step", finish_step);
+    s_bind_opt(s, ":next_check", next_check);
+    return s_run(st, s, "saving a deadline");
+}
+
+int store_deadlines_due(store *st, hl_ms now, int limit, store_due_cb cb, void *arg)
+{
+    sqlite3_stmt *s = st->d_due;
+    s_bind_int(s, ":now", now);
+    s_bind_int(s, ":limit", limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cb(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), arg);
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading the deadlines");
+    s_done(s);
+    return ret;
+}
+
+int store_deadline_first(store *st, hl_ms *at)
+{
+    sqlite3_stmt *s = st->d_first;
+    int rc = sqlite3_step(s);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        *at = sqlite3_column_int64(s, 0);
+        ret = STORE_OK;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NONE;
+    } else {
+        ret = s_fail(st, "reading the deadlines");
+    }
+    s_done(s);
+    return ret;
+}
+
+int store_stats(store *st, hl_ms since, hl_ms until, hl_ms now, store_stats_cb cb, void *arg)
+{
+    sqlite3_stmt *s = st->d_stats;
+    s_bind_int(s, ":since", since);
+    s_bind_int(s, ":until", until);
+    s_bind_int(s, ":now", now);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_counts n;
+        int i = 1;
+        int64_t *f[] = {&n.assigned, &n.signed_on_time, &n.finished_on_time, &n.overdue,
+                        &n.returned, &n.reopened,       &n.callbacks,        &n.satisfied,
+                        &n.basic,    &n.unsatisfied,    &n.yellow,           &n.red};
+        for (size_t k = 0; k < HL_ARRAY_LEN(f); k++)
+            *f[k] = s_col_int(s, i++);
+        cb(s_col_text(s, 0), &n, arg);
+    }
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "counting the dispatches");
+    s_done(s);
+    return ret;
 }
 
 /* ---- events ----------------------------------------------------------------------- */
@@ -1111,6 +1265,27 @@ int store_idem_purge(store *st, hl_ms before, int64_t *n)
 }
 
 /* ---- alerts --------------------------------------------------------------------------------- */
+
+int store_alert_add(store *st, const store_alert *a)
+{
+    sqlite3_stmt *s = st->a_add;
+    s_bind_int(s, ":seq", a->event_seq);
+    s_bind_int(s, ":ticket", a->ticket_id);
+    s_bind_int(s, ":dispatch", a->dispatch_id);
+    s_bind_text(s, ":stage", a->stage);
+    s_bind_text(s, ":level", a->level);
+    s_bind_int(s, ":tier", a->tier);
+    s_bind_text(s, ":unit", a->unit);
+    s_bind_text(s, ":escalated_to", a->escalated_to);
+    s_bind_int(s, ":due", a->due);
+    s_bind_int(s, ":time", a->time);
+    s_bind_int(s, ":epoch", a->epoch);
+    if (s_run(st, s, "saving an alert") != STORE_OK) return STORE_ERROR;
+    if (sqlite3_changes(st->db) == 0) return STORE_NONE;
+    sqlite3_stmt *count = strcmp(a->level, "red") == 0 ? st->a_count_red : st->a_count_yellow;
+    s_bind_int(count, ":id", a->dispatch_id);
+    return s_run(st, count, "counting an alert");
+}
 
 int store_alerts_list(store *st, const char *unit, const char *level, int64_t before, int limit,
                       store_alert_cb cb, void *arg)

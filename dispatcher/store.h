@@ -19,7 +19,7 @@ typedef struct store store;
 enum { STORE_OK = 0, STORE_ERROR = -1, STORE_NONE = 1 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Open (creating or migrating) the database at path, or a private
  * in-memory database when path is STORE_MEMORY (tests, fuzzing). synchronous
@@ -84,19 +84,59 @@ int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void
 
 /* ---- dispatches (one row per assignment to a lead) -------------------- */
 
+/* A dispatch and the deadline engine's state of it (dispatcher/deadline.h). */
 typedef struct store_dispatch {
+    int64_t id;
     int64_t ticket_id;
-    const char *unit;
+    const char *unit; /* the lead; given to store_dispatch_open, NULL when read */
     hl_ms dispatched_at, sign_due, finish_due;
+    hl_ms finish_due0; /* finish_due as the dispatch began (extensions are capped from it) */
+    hl_ms signed_at, resolved_at, ended_at;
+    int sign_step, finish_step; /* alerts raised so far by each stage */
+    int extensions;             /* approved extensions: the finish stage's epoch */
+    int yellow, red;            /* alerts raised (read only: store_alert_add counts) */
+    hl_ms next_check;           /* when the deadline engine looks at it next; 0 never */
 } store_dispatch;
+/* Open a dispatch (unit, times and next_check from d); sets *id. */
 int store_dispatch_open(store *st, const store_dispatch *d, int64_t *id);
+/* Read a dispatch into *out; STORE_NONE if there is none. */
+int store_dispatch_get(store *st, int64_t id, store_dispatch *out);
 /* End a dispatch: reason is returned, redispatched, cancelled, merged,
- * reopened or closed. */
+ * reopened or closed. Nothing is pending on it afterwards. */
 int store_dispatch_end(store *st, int64_t id, hl_ms at, const char *reason);
-int store_dispatch_signed(store *st, int64_t id, hl_ms at);
+int store_dispatch_signed(store *st, int64_t id, hl_ms at, hl_ms next_check);
+/* Resolved: both stages are done, nothing is pending. */
 int store_dispatch_resolved(store *st, int64_t id, hl_ms at);
 /* Record the callback result (satisfied, basic, unsatisfied). */
 int store_dispatch_callback(store *st, int64_t id, const char *result);
+/* An approved extension: the new finish_due, the count of approved
+ * extensions (the new epoch of the finish stage, whose steps start over). */
+int store_dispatch_extended(store *st, int64_t id, hl_ms finish_due, int extensions,
+                            hl_ms next_check);
+/* The deadline engine moved on: steps raised so far and the next check. */
+int store_dispatch_progress(store *st, int64_t id, int sign_step, int finish_step,
+                            hl_ms next_check);
+
+/* The dispatches whose next_check is at or before now, earliest first, at
+ * most limit (an index walk: the cost does not depend on how many
+ * dispatches are open). */
+typedef void (*store_due_cb)(int64_t dispatch_id, int64_t ticket_id, void *arg);
+int store_deadlines_due(store *st, hl_ms now, int limit, store_due_cb cb, void *arg);
+/* The earliest next_check of all dispatches in *at; STORE_NONE when no
+ * dispatch waits for anything. */
+int store_deadline_first(store *st, hl_ms *at);
+
+/* What the assessment counts of one unit's dispatches (DESIGN §7). */
+typedef struct store_counts {
+    int64_t assigned, signed_on_time, finished_on_time, overdue, returned, reopened;
+    int64_t callbacks, satisfied, basic, unsatisfied, yellow, red;
+} store_counts;
+typedef void (*store_stats_cb)(const char *unit, const store_counts *n, void *arg);
+/* Per lead unit, over the dispatches made in [since, until) (INT64_MIN and
+ * INT64_MAX for no bound),
+ * one call per unit that had any, in unit order. overdue counts the
+ * dispatches still current and unresolved with finish_due before now. */
+int store_stats(store *st, hl_ms since, hl_ms until, hl_ms now, store_stats_cb cb, void *arg);
 
 /* ---- the event log (append-only) -------------------------------------- */
 
@@ -141,6 +181,22 @@ int store_idem_put(store *st, const char *key, const char *op, const char *resul
 int store_idem_purge(store *st, hl_ms before, int64_t *n);
 
 /* ---- alerts ------------------------------------------------------------- */
+
+typedef struct store_alert {
+    int64_t event_seq; /* the event that publishes it */
+    int64_t ticket_id, dispatch_id;
+    const char *stage; /* sign, finish */
+    const char *level; /* yellow, red */
+    int tier;          /* 0 for a yellow */
+    int epoch;         /* the stage's epoch (approved extensions, for finish) */
+    const char *unit;  /* the lead */
+    const char *escalated_to;
+    hl_ms due, time;
+} store_alert;
+/* Record an alert and count it on its dispatch. STORE_NONE, writing
+ * nothing, when the same alert (dispatch, stage, level, tier, epoch) is
+ * already recorded: an alert is never stored twice. */
+int store_alert_add(store *st, const store_alert *a);
 
 /* Alerts newest first (id < before when before > 0), optionally of one
  * unit and level; each as its alert id and published JSON. */
