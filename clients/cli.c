@@ -333,6 +333,8 @@ const char *cli_kind_zh(const char *kind)
                                {"extension_decided", "延期审批"},
                                {"supervised", "督办"},
                                {"callback", "回访"},
+                               {"yellow", "黄牌"},
+                               {"red", "红牌"},
                                {NULL, NULL}};
     return s_lookup(t, kind);
 }
