@@ -82,6 +82,7 @@ SHLIB     := $(O)/lib/libhotline.so
 BINS      := $(O)/bin/hotline-dispatcher $(O)/bin/hotline-worker $(O)/bin/hotline
 RPATH     := -Wl,-rpath,'$$ORIGIN/../lib'
 
+.PHONY: deps-browser
 .PHONY: all deps test unit integration demo bench soak fuzz fuzz-build clean install check-config san
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -100,6 +101,15 @@ deps:
 	  apt-get install -y --no-install-recommends $(DEB_PACKAGES) || \
 	  (apt-get update && apt-get install -y --no-install-recommends $(DEB_PACKAGES)); \
 	else echo "run as root: apt-get update && apt-get install -y $(DEB_PACKAGES)"; exit 1; fi
+
+# The browser tests' own needs: Debian's chromium and a CJK font, and
+# playwright-core from npm (tests/browser/run.sh installs them on demand too).
+deps-browser:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei || \
+	  (apt-get update && apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei); \
+	else echo "run as root: apt-get update && apt-get install -y chromium fonts-wqy-zenhei"; exit 1; fi
+	cd tests/browser && npm ci --no-audit --no-fund
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -346,6 +346,9 @@ void server_flush(server *sv)
 {
     s_send_out(sv);
     if (sv->watch) hl_zwatch_recheck(sv->watch);
+    /* a ticket made here may be due before the threshold the timer waits for */
+    hl_ms wake = core_wakeup(sv->core);
+    if (wake && sv->armed && wake < sv->armed) s_deadline_arm_at(sv, wake);
 }
 
 void server_on_event(server *sv, void (*fn)(const char *topic, const char *json, void *arg),

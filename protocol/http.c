@@ -747,20 +747,25 @@ static void s_dispatch(conn *c)
     uv_read_stop((uv_stream_t *)&c->tcp);
     int want = r->method == HL_HTTP_HEAD ? HL_HTTP_GET : r->method;
     int allowed = 0;
-    for (size_t i = 0; h && i < h->nroutes; i++) {
-        route *rt = &h->routes[i];
-        const char *path = r->path;
-        int match = rt->prefix ? strncmp(path, rt->pattern, rt->len) == 0
-                               : strcmp(path, rt->pattern) == 0;
-        if (!match) continue;
-        if (!(rt->methods & want)) {
-            allowed |= rt->methods;
-            continue;
+    /* exact paths first: a known path asked with another method is a 405,
+     * not something for a catch-all prefix */
+    for (int pass = 0; pass < 2 && !allowed; pass++) {
+        for (size_t i = 0; h && i < h->nroutes; i++) {
+            route *rt = &h->routes[i];
+            if (rt->prefix != pass) continue;
+            const char *path = r->path;
+            int match = rt->prefix ? strncmp(path, rt->pattern, rt->len) == 0
+                                   : strcmp(path, rt->pattern) == 0;
+            if (!match) continue;
+            if (!(rt->methods & want)) {
+                allowed |= rt->methods;
+                continue;
+            }
+            r->rest = rt->prefix ? path + rt->len : "";
+            r->handed = 1;
+            rt->fn(r, rt->arg);
+            return;
         }
-        r->rest = rt->prefix ? path + rt->len : "";
-        r->handed = 1;
-        rt->fn(r, rt->arg);
-        return;
     }
     if (allowed) {
         char allow[80] = "";

@@ -2,7 +2,7 @@
 # Test runner: runs every unit and integration test binary of each build
 # directory given (e.g. build/rel build/san), each in its own process with a
 # time limit, counts TAP "ok"/"not ok" lines, and ends with "N passed, N failed".
-# TESTS_ONLY=unit|integration limits the kinds; TEST_FILTER=substring the names.
+# TESTS_ONLY=unit|integration|browser|fuzz limits the kinds; TEST_FILTER=substring the names.
 set -u
 cd "$(dirname "$0")/.."
 out=tests/out
@@ -51,6 +51,26 @@ for build in "$@"; do
         done
     done
 done
+
+# the browser tests (dashboard, handheld page), once, with the first build's
+# binaries; they fail, never skip, when Chromium cannot be had
+if { [ -z "${TESTS_ONLY:-}" ] || [ "$TESTS_ONLY" = browser ]; } &&
+    { [ -z "${TEST_FILTER:-}" ] || [[ browser == *"$TEST_FILTER"* ]]; } && [ $# -gt 0 ]; then
+    log="$out/browser.log"
+    HOTLINE_BIN="$PWD/$1/bin" HOTLINE_TEST_OUT="$PWD/$out" timeout -k 10 "$limit" tests/browser/run.sh \
+        >"$log" 2>&1
+    rc=$?
+    ok=$(grep -cE '^ok [0-9]+' "$log")
+    notok=$(grep -cE '^not ok [0-9]+' "$log")
+    [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ] && notok=1 && echo "not ok - browser tests exited with status $rc" >>"$log"
+    passed=$((passed + ok))
+    failed=$((failed + notok))
+    printf '%-50s %3d ok%s\n' "browser (headless Chromium)" "$ok" "$([ "$notok" -gt 0 ] && echo "  $notok FAILED")"
+    if [ "$notok" -gt 0 ]; then
+        failures+=("browser (see $log)")
+        grep -E '^not ok|^# ' "$log" | head -20 | sed 's/^/    /'
+    fi
+fi
 
 # the fuzz harnesses, briefly, when they were built (make test builds them)
 if [ -z "${TESTS_ONLY:-}" ] || [ "$TESTS_ONLY" = fuzz ]; then

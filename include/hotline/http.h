@@ -69,8 +69,9 @@ void hl_http_set_server_name(hl_http *h, const char *name);
 void hl_http_set_error_fn(hl_http *h, hl_http_error_fn fn, void *arg);
 
 /* Route methods (bits) on a path: exact ("/api/units"), or a prefix when
- * the pattern ends in '*' ("/open311/v2/" with a star). Routes are tried in the order
- * added; a path that matches a route of other methods gets 405 with Allow;
+ * the pattern ends in '*' ("/open311/v2/" with a star). Exact routes are tried
+ * first, then prefixes, each in the order added; a path that matches a
+ * route of other methods gets 405 with Allow;
  * a path that matches none gets 404. HEAD is served by a GET route (the
  * body is left out). */
 void hl_http_route(hl_http *h, int methods, const char *pattern, hl_http_handler fn, void *arg);

@@ -44,7 +44,8 @@ typedef struct th_conn {
     int eof;
 } th_conn;
 
-static inline th_conn *th_conn_open(int port)
+/* A connection, or NULL when nothing listens (yet). */
+static inline th_conn *th_conn_try_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -52,12 +53,21 @@ static inline th_conn *th_conn_open(int port)
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
-        fail_msg("connect 127.0.0.1:%d: %s", port, strerror(errno));
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return NULL;
+    }
     th_conn *c = calloc(1, sizeof *c);
     c->fd = fd;
     c->cap = 65536;
     c->buf = calloc(1, c->cap);
+    return c;
+}
+
+static inline th_conn *th_conn_open(int port)
+{
+    th_conn *c = th_conn_try_open(port);
+    if (!c) fail_msg("connect 127.0.0.1:%d: %s", port, strerror(errno));
     return c;
 }
 
