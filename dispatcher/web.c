@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "web_assets.h" /* generated from dispatcher/web/ by protocol/embed.sh */
 
 #define WEB_PING_MS 15000
 #define WEB_MAX_STREAMS 64
 #define WEB_TOKEN_MIN 20
+#define WEB_TOKENS_FILE "tokens.json"
 
 typedef struct call {
     web_who who;
@@ -56,6 +58,7 @@ struct web {
     int nstreams;
     int secure;
     int stopped;
+    char *tokens_path; /* secure mode */
 };
 
 /* ---- batches through core ------------------------------------------------------ */
@@ -261,62 +264,107 @@ static char *s_error_fn(const char *path, int status, const char *message, const
 
 /* ---- who is asking -------------------------------------------------------------------- */
 
-/* Secure mode: the "token" of each principal in the keys file. */
-static int s_load_tokens(web *w, char **err)
+/* The tokens file: beside the keys file (security.clients), tokens.json. */
+static char *s_tokens_path(const hl_config *cfg)
 {
-    const char *path = w->cfg->security.clients;
+    const char *keys = cfg->security.clients;
+    const char *slash = strrchr(keys, '/');
+    if (!slash) return hl_strdup(WEB_TOKENS_FILE);
+    return hl_sprintf("%.*s/%s", (int)(slash - keys), keys, WEB_TOKENS_FILE);
+}
+
+static cJSON *s_read_json(const char *path, char **err)
+{
     char *ferr = NULL;
     size_t len;
     char *text = hl_read_file(path, &len, &ferr);
     if (!text) {
-        *err = hl_sprintf("cannot read the keys file for the HTTP bearer tokens: %s", ferr);
-        free(ferr);
-        return -1;
+        *err = ferr;
+        return NULL;
     }
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        *err = hl_sprintf("%s: not a JSON object of keys and principals", path);
+        *err = hl_sprintf("%s: not a JSON object", path);
+        return NULL;
+    }
+    return root;
+}
+
+/* Secure mode: the bearer tokens (tokens.json beside the keys file), each
+ * standing for the principal of a key in the keys file. No file: no token,
+ * and the API answers 401 saying where the file goes. */
+static int s_load_tokens(web *w, char **err)
+{
+    char *path = s_tokens_path(w->cfg);
+    w->tokens_path = path;
+    if (access(path, F_OK) != 0) {
+        hl_warn("HTTP: no bearer tokens (%s does not exist): the dashboard's API refuses every "
+                "request until it does",
+                path);
+        return 0;
+    }
+    char *rerr = NULL;
+    cJSON *toks = s_read_json(path, &rerr);
+    if (!toks) {
+        *err = hl_sprintf("cannot read the HTTP bearer tokens: %s", rerr);
+        free(rerr);
         return -1;
     }
-    const cJSON *it;
-    int n = 0;
-    cJSON_ArrayForEach(it, root) n++;
+    cJSON *keys = s_read_json(w->cfg->security.clients, &rerr);
+    if (!keys) {
+        *err = hl_sprintf("cannot read the keys file for the HTTP bearer tokens: %s", rerr);
+        free(rerr);
+        cJSON_Delete(toks);
+        return -1;
+    }
+    int n = cJSON_GetArraySize(toks);
     w->tokens = hl_calloc((size_t)n + 1, sizeof *w->tokens);
-    cJSON_ArrayForEach(it, root)
+    const cJSON *it;
+    int rc = 0;
+    cJSON_ArrayForEach(it, toks)
     {
-        const char *tok = hl_json_str(it, "token");
-        if (!tok) continue;
-        if (strlen(tok) < WEB_TOKEN_MIN) {
-            *err = hl_sprintf("%s: %.40s: token: must have at least %d characters (make one "
-                              "with: head -c 24 /dev/urandom | base64)",
-                              path, it->string, WEB_TOKEN_MIN);
-            cJSON_Delete(root);
-            return -1;
-        }
-        int role = hl_role_parse(hl_json_str(it, "role"));
-        const char *unit = hl_json_str(it, "unit");
+        const char *key = it->string;
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(keys, key);
+        const char *tok = cJSON_IsString(it) ? it->valuestring : NULL;
+        int role = hl_role_parse(hl_json_str(p, "role"));
+        const char *unit = hl_json_str(p, "unit");
         int u = unit ? hl_config_unit(w->cfg, unit) : -1;
-        if (!role || (unit && u < 0)) continue; /* the keys file's own checks say why */
-        for (int i = 0; i < w->ntokens; i++)
+        if (!p || !role || (unit && u < 0)) {
+            *err = hl_sprintf("%s: \"%.40s\": not a key of the keys file %s (a token stands for "
+                              "a key's principal)",
+                              path, key, w->cfg->security.clients);
+            rc = -1;
+            break;
+        }
+        if (!tok || strlen(tok) < WEB_TOKEN_MIN) {
+            *err = hl_sprintf("%s: \"%.40s\": the token must be a string of at least %d "
+                              "characters (make one with: head -c 24 /dev/urandom | base64)",
+                              path, key, WEB_TOKEN_MIN);
+            rc = -1;
+            break;
+        }
+        for (int i = 0; i < w->ntokens && rc == 0; i++)
             if (strcmp(w->tokens[i].token, tok) == 0) {
-                *err = hl_sprintf("%s: %.40s: token: the same token is given to two keys", path,
-                                  it->string);
-                cJSON_Delete(root);
-                return -1;
+                *err = hl_sprintf("%s: \"%.40s\": the same token is given to two keys", path,
+                                  key);
+                rc = -1;
             }
+        if (rc) break;
         token *t = &w->tokens[w->ntokens++];
         t->token = hl_strdup(tok);
-        hl_strlcpy(t->who.key, it->string, sizeof t->who.key);
+        hl_strlcpy(t->who.key, key, sizeof t->who.key);
         t->who.role = role;
         t->who.unit = u;
-        const char *name = hl_json_str(it, "name");
+        const char *name = hl_json_str(p, "name");
         hl_strlcpy(t->who.client, name && *name ? name : "web", sizeof t->who.client);
     }
-    cJSON_Delete(root);
-    hl_info("HTTP: %d bearer token%s from %s", w->ntokens, w->ntokens == 1 ? "" : "s", path);
-    return 0;
+    cJSON_Delete(keys);
+    cJSON_Delete(toks);
+    if (rc == 0)
+        hl_info("HTTP: %d bearer token%s from %s", w->ntokens, w->ntokens == 1 ? "" : "s", path);
+    return rc;
 }
 
 /* Compare without leaking where the first difference is. */
@@ -349,9 +397,12 @@ static int s_who(web *w, hl_http_req *r, int roles, web_who *out)
     free(tok);
     if (!found) {
         hl_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"hotline\"");
-        s_api_error(r, 401, "unauthorized",
-                    "this dispatcher runs in secure mode: send Authorization: Bearer <token> "
-                    "with the token of a manager from the keys file");
+        char msg[700];
+        snprintf(msg, sizeof msg,
+                 "this dispatcher runs in secure mode: send Authorization: Bearer <token> with "
+                 "a manager's token (%s)",
+                 w->tokens_path ? w->tokens_path : WEB_TOKENS_FILE);
+        s_api_error(r, 401, "unauthorized", msg);
         return -1;
     }
     if (!(found->who.role & roles)) {
@@ -783,6 +834,7 @@ web *web_new(uv_loop_t *loop, const hl_config *cfg, server *sv, const char *addr
         for (int i = 0; i < w->ntokens; i++)
             free(w->tokens[i].token);
         free(w->tokens);
+        free(w->tokens_path);
         free(w);
         return NULL;
     }
@@ -799,6 +851,7 @@ web *web_new(uv_loop_t *loop, const hl_config *cfg, server *sv, const char *addr
         for (int i = 0; i < w->ntokens; i++)
             free(w->tokens[i].token);
         free(w->tokens);
+        free(w->tokens_path);
         free(w);
         return NULL;
     }
@@ -853,6 +906,7 @@ void web_destroy(web **wp)
     for (int i = 0; i < w->ntokens; i++)
         free(w->tokens[i].token);
     free(w->tokens);
+    free(w->tokens_path);
     while (w->streams) {
         stream_ref *s = w->streams;
         w->streams = s->next;
