@@ -29,6 +29,7 @@ RANDOM=${DEMO_SEED:-12345}
 config=config/zhucheng-demo.json
 front="tcp://127.0.0.1:$port"
 events="tcp://127.0.0.1:$((port + 1))"
+http="127.0.0.1:$((port + 2))"
 
 for b in hotline-dispatcher hotline-worker hotline; do
     if [ ! -x "$bindir/$b" ]; then
@@ -81,7 +82,7 @@ trap 'stop_all' EXIT
 # setsid: a terminal's Ctrl-C reaches this script only, which then stops the
 # others in order (workers, summary, dispatcher).
 setsid "$bindir/hotline-dispatcher" -c "$config" --db "$dir/hotline.db" \
-    --front "$front" --events "$events" >"$dir/dispatcher.log" 2>&1 &
+    --front "$front" --events "$events" --http "$http" >"$dir/dispatcher.log" 2>&1 &
 disp_pid=$!
 ready=0
 for _ in $(seq 1 50); do
@@ -126,6 +127,7 @@ if [ "$port" != 7450 ]; then env_hint="HOTLINE_CONNECT=$front HOTLINE_EVENTS=$ev
 cat <<EOF
 == 诸城市12345政务服务便民热线 演示 / Zhucheng 12345 hotline demo ==
 调度中心 dispatcher  $front (events $events), pid $disp_pid, log $dir/dispatcher.log
+督办大屏 dashboard   http://$http/   (Open311: http://$http/open311/v2/discovery.json)
 工作端 workers       ${#pids[@]} units in auto mode (logs $dir/worker-*.log)
 演示时限 demo SLA    签收 20 秒、办结 60 秒（80% 黄牌，到期红牌）
 
