@@ -4,7 +4,7 @@
  * (extension.max in all from the original finish_due, extension.times
  * approvals) are refused with conflict; a dispatcher killed with kill -9
  * between a yellow and its red raises the red exactly once after restart,
- * and the yellow never again. */
+ * and the yellow never again. Also 督办's reach. */
 #include "test_deadline.h"
 
 static th_disp s_d;
@@ -174,6 +174,41 @@ static void test_extension_caps(void **state)
     th_client_destroy(&op);
 }
 
+/* 督办: counted, logged, published under the lead (so the parent's prefix
+ * subscription sees it), a changed item in the lead's feed */
+static void test_supervise(void **state)
+{
+    th_client *op = th_client_new(s_d.front, "operator", NULL);
+    th_client *mgr = th_client_new(s_d.front, "manager", NULL);
+    th_client *w = th_client_new(s_d.front, "worker", "t.a.g1");
+    th_sub *parent = th_sub_new(s_d.events, "ticket.supervised.t.a");
+    cJSON *t = dl_create(op, "easy", "C-A1", "13900000051");
+    const char *no = th_gets(t, "no");
+    cJSON *r = th_ok(w, "inbox", "{\"after\":0}");
+    int64_t last = th_geti(r, "last");
+    cJSON_Delete(r);
+    th_err(op, "forbidden", "supervise", "{\"ticket\":\"%s\",\"note\":\"x\"}", no);
+    r = th_ok(mgr, "supervise", "{\"ticket\":\"%s\",\"note\":\"请加快办理\"}", no);
+    assert_int_equal(th_geti(r, "ticket.supervise_count"), 1);
+    cJSON_Delete(r);
+    cJSON *ev = th_sub_wait(parent, "ticket.supervised.", 3000);
+    assert_non_null(ev);
+    td_assert_str(ev, "_topic", "ticket.supervised.t.a.g1");
+    td_assert_str(ev, "note", "请加快办理");
+    td_assert_str(ev, "ticket.no", no);
+    cJSON_Delete(ev);
+    r = th_ok(w, "inbox", "{\"after\":%lld}", (long long)last);
+    assert_int_equal(cJSON_GetArraySize(th_get(r, "items")), 1);
+    td_assert_str(r, "items.0.kind", "changed");
+    assert_int_equal(th_geti(r, "items.0.ticket.supervise_count"), 1);
+    cJSON_Delete(r);
+    th_sub_destroy(&parent);
+    cJSON_Delete(t);
+    th_client_destroy(&w);
+    th_client_destroy(&mgr);
+    th_client_destroy(&op);
+}
+
 /* The alert events of ticket no in the durable log. */
 static int s_logged_alerts(th_client *mgr, const char *no)
 {
@@ -264,6 +299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_extension_decided, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extension_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_supervise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_between_yellow_and_red, setup, teardown),
     };
     return TH_MAIN("deadline_ext", tests);
