@@ -99,7 +99,6 @@
     });
     list.forEach(function (t) { ul.appendChild(card(t)); });
     $('empty').hidden = list.length > 0;
-    $('n-open').textContent = d.tickets.filter(isOpen).length || '';
     var rf = $('refused');
     rf.textContent = '';
     d.refused.slice(-3).forEach(function (a) {
@@ -146,6 +145,17 @@
 
     var pend = $('pending');
     pend.hidden = !(t.pending && t.pending.length);
+    /* the dispatcher has what was sent: say so */
+    var msg = $('detail-msg');
+    if (!pend.hidden && msg.dataset.sent) msg.dataset.seen = '1';
+    if (pend.hidden && msg.dataset.sent && msg.dataset.seen) {
+      var refusal = S.data.refused.filter(function (x) { return String(x.n) === msg.dataset.n; })[0];
+      msg.className = refusal ? 'msg err' : 'msg';
+      msg.textContent = refusal ? '未成功：' + msg.dataset.sent + ' — ' + (refusal.message || refusal.code)
+        : '调度中心已确认：' + msg.dataset.sent;
+      delete msg.dataset.sent;
+      delete msg.dataset.seen;
+    }
     pend.textContent = pend.hidden ? '' : '待发送：' + t.pending.map(function (o) { return OPS[o] || o; }).join('、') +
       (S.data.link.up ? '（发送中）' : '（离线，恢复连接后自动发送）');
 
@@ -188,6 +198,9 @@
     call('POST', '/api/act', { op: op, ticket: t.id, text: text }).then(function (r) {
       msg.className = 'msg';
       msg.textContent = '已记录：' + OPS[op] + (r.link ? '，正在发送' : '（离线，恢复连接后发送）');
+      msg.dataset.sent = OPS[op];
+      msg.dataset.n = String(r.n);
+      delete msg.dataset.seen;
       $('text').value = '';
       refresh();
     }).catch(function (e) {
@@ -226,6 +239,7 @@
     l.textContent = (d.link.up ? '在线' : '离线') + (pending ? ' · 待发送 ' + pending : '');
     $('offline').hidden = d.link.up;
     $('sync').textContent = '同步于 ' + when(d.link.last_sync);
+    $('n-open').textContent = d.tickets.filter(isOpen).length || '';
     var cats = {};
     d.tickets.forEach(function (t) { cats[t.category] = t.category_name; });
     var dl = $('categories');
