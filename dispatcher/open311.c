@@ -34,11 +34,21 @@ static void s_xml_text(hl_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         switch (*p) {
-        case '&': hl_buf_adds(b, "&amp;"); break;
-        case '<': hl_buf_adds(b, "&lt;"); break;
-        case '>': hl_buf_adds(b, "&gt;"); break;
-        case '"': hl_buf_adds(b, "&quot;"); break;
-        case '\'': hl_buf_adds(b, "&apos;"); break;
+        case '&':
+            hl_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            hl_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            hl_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            hl_buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            hl_buf_adds(b, "&apos;");
+            break;
         default:
             /* XML 1.0 allows no control characters but tab and line breaks */
             if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') break;
@@ -105,9 +115,8 @@ static char *s_xml_list(const char *outer, const char *inner, const cJSON *arr)
 static int s_send(hl_http_req *r, int xml, int status, char *body)
 {
     hl_http_add_header(r, "Cache-Control", "no-store");
-    int rc = hl_http_respond(r, status,
-                             xml ? "text/xml; charset=utf-8" : "application/json; charset=utf-8",
-                             body, -1);
+    int rc = hl_http_respond(
+        r, status, xml ? "text/xml; charset=utf-8" : "application/json; charset=utf-8", body, -1);
     free(body);
     return rc;
 }
@@ -163,12 +172,12 @@ static const char *s_group_name(const char *code, char *buf, size_t size)
 {
     static const struct {
         const char *prefix, *name;
-    } groups[] = {{"env", "环境保护"},        {"city", "城市管理"},     {"road", "道路设施"},
-                  {"water", "供水"},          {"power", "供电"},        {"gas", "燃气"},
-                  {"heat", "供暖"},           {"housing", "住房物业"},  {"labor", "劳动保障"},
-                  {"market", "市场监管"},     {"agri", "农业农村"},     {"safety", "安全生产"},
-                  {"social", "社会事务"},     {"traffic", "交通出行"},  {"edu", "教育"},
-                  {"health", "医疗卫生"},     {"civil", "民政服务"},    {"enterprise", "企业服务"},
+    } groups[] = {{"env", "环境保护"},    {"city", "城市管理"},    {"road", "道路设施"},
+                  {"water", "供水"},      {"power", "供电"},       {"gas", "燃气"},
+                  {"heat", "供暖"},       {"housing", "住房物业"}, {"labor", "劳动保障"},
+                  {"market", "市场监管"}, {"agri", "农业农村"},    {"safety", "安全生产"},
+                  {"social", "社会事务"}, {"traffic", "交通出行"}, {"edu", "教育"},
+                  {"health", "医疗卫生"}, {"civil", "民政服务"},   {"enterprise", "企业服务"},
                   {"misc", "其他"}};
     size_t n = strcspn(code, ".");
     for (size_t i = 0; i < HL_ARRAY_LEN(groups); i++)
@@ -193,7 +202,9 @@ static cJSON *s_service(const open311 *o, const hl_category *c)
     case HL_HANDLE_TERRITORIAL:
         snprintf(desc, sizeof desc, "%s：由所在镇街属地办理", c->name);
         break;
-    default: snprintf(desc, sizeof desc, "%s：由所在网格办理", c->name); break;
+    default:
+        snprintf(desc, sizeof desc, "%s：由所在网格办理", c->name);
+        break;
     }
     cJSON_AddStringToObject(s, "description", desc);
     cJSON_AddFalseToObject(s, "metadata");
@@ -210,15 +221,15 @@ static void s_discovery(open311 *o, hl_http_req *r, int xml)
 {
     const char *host = hl_http_header(r, "Host");
     char url[300];
-    snprintf(url, sizeof url, "http://%.200s/open311/v2", host && *host && !strpbrk(host, "<>\"' ")
-                                                               ? host
-                                                               : web_bound(o->w));
+    snprintf(url, sizeof url, "http://%.200s/open311/v2",
+             host && *host && !strpbrk(host, "<>\"' ") ? host : web_bound(o->w));
     char contact[300];
     snprintf(contact, sizeof contact, "%s", o->cfg->name ? o->cfg->name : "12345政务服务便民热线");
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "changeset", O311_CHANGESET);
     cJSON_AddStringToObject(d, "contact", contact);
-    cJSON_AddStringToObject(d, "key_service", "api_key: ask the hotline's administrator (config open311.api_keys)");
+    cJSON_AddStringToObject(d, "key_service",
+                            "api_key: ask the hotline's administrator (config open311.api_keys)");
     cJSON *eps = cJSON_AddArrayToObject(d, "endpoints");
     cJSON *ep = cJSON_CreateObject();
     cJSON_AddStringToObject(ep, "specification", O311_SPEC);
@@ -245,7 +256,8 @@ static void s_discovery(open311 *o, hl_http_req *r, int xml)
     s_xml_el(&b, "url", url);
     s_xml_el(&b, "changeset", O311_CHANGESET);
     s_xml_el(&b, "type", "production");
-    hl_buf_adds(&b, "<formats><format>text/xml</format><format>application/json</format></formats>");
+    hl_buf_adds(&b,
+                "<formats><format>text/xml</format><format>application/json</format></formats>");
     hl_buf_adds(&b, "</endpoint></endpoints></discovery>\n");
     cJSON_Delete(d);
     s_send(r, 1, 200, hl_buf_steal(&b));
@@ -306,7 +318,8 @@ static cJSON *s_request(const open311 *o, const cJSON *t)
     cJSON *q = cJSON_CreateObject();
     const cJSON *loc = cJSON_GetObjectItemCaseSensitive(t, "location");
     const char *status = hl_json_str(t, "status");
-    cJSON_AddStringToObject(q, "service_request_id", hl_json_str(t, "no") ? hl_json_str(t, "no") : "");
+    cJSON_AddStringToObject(q, "service_request_id",
+                            hl_json_str(t, "no") ? hl_json_str(t, "no") : "");
     cJSON_AddStringToObject(q, "status", s_is_closed(status) ? "closed" : "open");
     /* the latest event's note says where the request stands */
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(t, "events");
@@ -397,7 +410,8 @@ static void s_done_gets(cJSON **rep, size_t n, void *arg)
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++) {
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep[i], "ok"))) {
-            const char *code = hl_json_str(cJSON_GetObjectItemCaseSensitive(rep[i], "error"), "code");
+            const char *code =
+                hl_json_str(cJSON_GetObjectItemCaseSensitive(rep[i], "error"), "code");
             if (hl_streq(code, "not_found")) continue; /* an id that is not a ticket */
             s_error(q->r, q->xml, 500, "%s", web_reply_message(rep[i]));
             cJSON_Delete(arr);
@@ -405,7 +419,8 @@ static void s_done_gets(cJSON **rep, size_t n, void *arg)
             s_query_free(q);
             return;
         }
-        cJSON_AddItemToArray(arr, s_request(q->o, cJSON_GetObjectItemCaseSensitive(rep[i], "ticket")));
+        cJSON_AddItemToArray(arr,
+                             s_request(q->o, cJSON_GetObjectItemCaseSensitive(rep[i], "ticket")));
     }
     s_free_replies(rep, n);
     if (q->single && cJSON_GetArraySize(arr) == 0) {
@@ -568,7 +583,8 @@ static void s_get_requests(open311 *o, hl_http_req *r, int xml)
         }
         cJSON *arr = cJSON_CreateArray();
         for (int i = 0; i < n; i++) {
-            if (!why && strlen(items[i]) <= 32) cJSON_AddItemToArray(arr, cJSON_CreateString(items[i]));
+            if (!why && strlen(items[i]) <= 32)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(items[i]));
             free(items[i]);
         }
         free(items);
@@ -708,12 +724,27 @@ static void s_post_request(open311 *o, hl_http_req *r, int xml)
     /* parameters: the form body, or the query string for a bodyless POST */
     const char *text = blen ? body : hl_http_query(r);
     size_t tlen = blen ? blen : strlen(text);
-    static const char *const names[] = {"api_key",   "service_code",   "lat",        "long",
-                                        "address_string", "address_id", "email",      "device_id",
-                                        "account_id", "first_name",    "last_name",  "phone",
-                                        "description", "media_url"};
-    enum { P_KEY, P_CODE, P_LAT, P_LONG, P_ADDR, P_ADDRID, P_EMAIL, P_DEV, P_ACCT, P_FIRST,
-           P_LAST, P_PHONE, P_DESC, P_MEDIA, P__N };
+    static const char *const names[] = {"api_key",        "service_code", "lat",       "long",
+                                        "address_string", "address_id",   "email",     "device_id",
+                                        "account_id",     "first_name",   "last_name", "phone",
+                                        "description",    "media_url"};
+    enum {
+        P_KEY,
+        P_CODE,
+        P_LAT,
+        P_LONG,
+        P_ADDR,
+        P_ADDRID,
+        P_EMAIL,
+        P_DEV,
+        P_ACCT,
+        P_FIRST,
+        P_LAST,
+        P_PHONE,
+        P_DESC,
+        P_MEDIA,
+        P__N
+    };
     char *v[P__N] = {0};
     int bad = 0;
     for (int i = 0; i < P__N; i++) {
@@ -739,8 +770,9 @@ static void s_post_request(open311 *o, hl_http_req *r, int xml)
         snprintf(why, sizeof why, "a parameter is not valid UTF-8");
     } else if (!key && cfg->open311.require_key) {
         status = 403;
-        snprintf(why, sizeof why, v[P_KEY] ? "api_key not recognised; ask the hotline for a key"
-                                           : "api_key required; ask the hotline for a key");
+        snprintf(why, sizeof why,
+                 v[P_KEY] ? "api_key not recognised; ask the hotline for a key"
+                          : "api_key required; ask the hotline for a key");
     } else if (!v[P_CODE]) {
         snprintf(why, sizeof why, "service_code required; GET services.%s lists them",
                  xml ? "xml" : "json");
@@ -751,11 +783,11 @@ static void s_post_request(open311 *o, hl_http_req *r, int xml)
         snprintf(why, sizeof why, "give both lat and long, or neither");
     } else if (v[P_LAT] && (*e1 || *e2 || !isfinite(lat) || !isfinite(lon) || lat < -90 ||
                             lat > 90 || lon < -180 || lon > 180)) {
-        snprintf(why, sizeof why, "lat and long must be decimal degrees (WGS-84): lat -90..90, "
-                                  "long -180..180");
-    } else if (!v[P_LAT] && !v[P_ADDR]) {
         snprintf(why, sizeof why,
-                 "a location is required: give lat and long, or address_string");
+                 "lat and long must be decimal degrees (WGS-84): lat -90..90, "
+                 "long -180..180");
+    } else if (!v[P_LAT] && !v[P_ADDR]) {
+        snprintf(why, sizeof why, "a location is required: give lat and long, or address_string");
     } else if (v[P_DESC] && hl_utf8_count(v[P_DESC]) > HL_DESCRIPTION_MAX) {
         snprintf(why, sizeof why, "description: at most %d characters", HL_DESCRIPTION_MAX);
     } else if (v[P_ADDR] && hl_utf8_count(v[P_ADDR]) > 500) {
@@ -891,8 +923,7 @@ static void s_handle(hl_http_req *r, void *arg)
         s_get_request(o, r, name + 9, xml);
         return;
     }
-    s_error(r, xml, 404,
-            "nothing at /open311/v2/%.100s; see discovery.%s for what is here", rest,
+    s_error(r, xml, 404, "nothing at /open311/v2/%.100s; see discovery.%s for what is here", rest,
             xml ? "xml" : "json");
 }
 
@@ -901,8 +932,9 @@ open311 *open311_new(web *w)
     open311 *o = hl_calloc(1, sizeof *o);
     o->w = w;
     o->cfg = web_config(w);
-    hl_http_route(web_http(w), HL_HTTP_GET | HL_HTTP_POST | HL_HTTP_PUT | HL_HTTP_DELETE |
-                                   HL_HTTP_PATCH | HL_HTTP_OPTIONS,
+    hl_http_route(web_http(w),
+                  HL_HTTP_GET | HL_HTTP_POST | HL_HTTP_PUT | HL_HTTP_DELETE | HL_HTTP_PATCH |
+                      HL_HTTP_OPTIONS,
                   "/open311/v2/*", s_handle, o);
     return o;
 }

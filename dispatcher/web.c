@@ -203,13 +203,19 @@ int web_reply_status(const cJSON *reply)
 {
     const char *code = hl_json_str(cJSON_GetObjectItemCaseSensitive(reply, "error"), "code");
     switch (hl_err_from_code(code ? code : "")) {
-    case HL_E_FORBIDDEN: return 403;
-    case HL_E_NOT_FOUND: return 404;
-    case HL_E_CONFLICT: return 409;
-    case HL_E_TOO_LARGE: return 413;
+    case HL_E_FORBIDDEN:
+        return 403;
+    case HL_E_NOT_FOUND:
+        return 404;
+    case HL_E_CONFLICT:
+        return 409;
+    case HL_E_TOO_LARGE:
+        return 413;
     case HL_E_INTERNAL:
-    case HL_E__COUNT: return 500;
-    default: return 400;
+    case HL_E__COUNT:
+        return 500;
+    default:
+        return 400;
     }
 }
 
@@ -347,8 +353,7 @@ static int s_load_tokens(web *w, char **err)
         }
         for (int i = 0; i < w->ntokens && rc == 0; i++)
             if (strcmp(w->tokens[i].token, tok) == 0) {
-                *err = hl_sprintf("%s: \"%.40s\": the same token is given to two keys", path,
-                                  key);
+                *err = hl_sprintf("%s: \"%.40s\": the same token is given to two keys", path, key);
                 rc = -1;
             }
         if (rc) break;
@@ -539,11 +544,10 @@ static void s_done_overdue(cJSON **rep, size_t n, void *arg)
             int slot = u >= 0 ? u : nu;
             if (!lists[slot]) lists[slot] = cJSON_CreateArray();
             cJSON *b = cJSON_CreateObject();
-            static const char *const keep[] = {"id",        "no",          "status",
-                                               "category",  "category_name", "urgency",
-                                               "title",     "lead",        "escalated_to",
-                                               "sign_due",  "finish_due",  "flags",
-                                               "signed_at", "dispatched_at"};
+            static const char *const keep[] = {
+                "id",         "no",    "status",    "category",     "category_name",
+                "urgency",    "title", "lead",      "escalated_to", "sign_due",
+                "finish_due", "flags", "signed_at", "dispatched_at"};
             for (size_t k = 0; k < HL_ARRAY_LEN(keep); k++) {
                 cJSON *v = cJSON_GetObjectItemCaseSensitive(t, keep[k]);
                 if (v) cJSON_AddItemToObject(b, keep[k], cJSON_Duplicate(v, 1));
@@ -687,7 +691,8 @@ static void s_api_ticket(hl_http_req *r, void *arg)
     if (s_who(w, r, HL_ROLE_MANAGER, &who) != 0) return;
     const char *ref = hl_http_rest(r);
     if (!*ref || strlen(ref) > 32 || strchr(ref, '/')) {
-        s_api_error(r, 404, "not_found", "give a ticket: /api/tickets/20261127-000017 or /api/tickets/17");
+        s_api_error(r, 404, "not_found",
+                    "give a ticket: /api/tickets/20261127-000017 or /api/tickets/17");
         return;
     }
     cJSON *args = cJSON_CreateObject();
@@ -769,7 +774,8 @@ static void s_on_event(const char *topic, const char *json, void *arg)
     free(data);
 }
 
-/* ---- the page --------------------------------------------------------------------------------- */
+/* ---- the page ---------------------------------------------------------------------------------
+ */
 
 static void s_static(hl_http_req *r, void *arg)
 {

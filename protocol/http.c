@@ -108,42 +108,72 @@ static const http_parser_settings s_settings;
 const char *hl_http_status_text(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
 static int s_method_bit(unsigned m)
 {
     switch (m) {
-    case HTTP_GET: return HL_HTTP_GET;
-    case HTTP_HEAD: return HL_HTTP_HEAD;
-    case HTTP_POST: return HL_HTTP_POST;
-    case HTTP_PUT: return HL_HTTP_PUT;
-    case HTTP_DELETE: return HL_HTTP_DELETE;
-    case HTTP_OPTIONS: return HL_HTTP_OPTIONS;
-    case HTTP_PATCH: return HL_HTTP_PATCH;
-    default: return HL_HTTP_OTHER;
+    case HTTP_GET:
+        return HL_HTTP_GET;
+    case HTTP_HEAD:
+        return HL_HTTP_HEAD;
+    case HTTP_POST:
+        return HL_HTTP_POST;
+    case HTTP_PUT:
+        return HL_HTTP_PUT;
+    case HTTP_DELETE:
+        return HL_HTTP_DELETE;
+    case HTTP_OPTIONS:
+        return HL_HTTP_OPTIONS;
+    case HTTP_PATCH:
+        return HL_HTTP_PATCH;
+    default:
+        return HL_HTTP_OTHER;
     }
 }
 
@@ -772,9 +802,9 @@ static void s_dispatch(conn *c)
         static const struct {
             int bit;
             const char *name;
-        } names[] = {{HL_HTTP_GET, "GET, HEAD"}, {HL_HTTP_POST, "POST"}, {HL_HTTP_PUT, "PUT"},
-                     {HL_HTTP_DELETE, "DELETE"}, {HL_HTTP_OPTIONS, "OPTIONS"},
-                     {HL_HTTP_PATCH, "PATCH"}};
+        } names[] = {{HL_HTTP_GET, "GET, HEAD"},   {HL_HTTP_POST, "POST"},
+                     {HL_HTTP_PUT, "PUT"},         {HL_HTTP_DELETE, "DELETE"},
+                     {HL_HTTP_OPTIONS, "OPTIONS"}, {HL_HTTP_PATCH, "PATCH"}};
         for (size_t i = 0; i < HL_ARRAY_LEN(names); i++)
             if (allowed & names[i].bit) {
                 size_t n = strlen(allow);
@@ -897,8 +927,7 @@ static void s_on_conn(uv_stream_t *server, int status)
     c->parser.data = c;
     uv_tcp_nodelay(&c->tcp, 1);
     if (h->nconns > h->lim.max_conns) {
-        hl_warn("http: %d connections open, the most allowed; refusing %s", h->nconns - 1,
-                c->peer);
+        hl_warn("http: %d connections open, the most allowed; refusing %s", h->nconns - 1, c->peer);
         c->state = C_CLOSING;
         s_fail(c, NULL, 503, "too many connections; try again shortly", "Retry-After: 5\r\n", 0);
         uv_read_start((uv_stream_t *)&c->tcp, s_alloc, s_on_read);

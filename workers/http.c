@@ -169,8 +169,8 @@ static cJSON *s_fields(hl_http_req *r)
         cJSON_Delete(o);
         return NULL;
     }
-    static const char *const names[] = {"op",       "ticket", "text",    "category",
-                                        "description", "cell", "address", "note"};
+    static const char *const names[] = {"op",          "ticket", "text",    "category",
+                                        "description", "cell",   "address", "note"};
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; i < HL_ARRAY_LEN(names); i++) {
         int bad = 0;
@@ -233,8 +233,7 @@ static void s_api_act(hl_http_req *r, void *arg)
     if (cJSON_IsNumber(tv))
         snprintf(ref, sizeof ref, "#%lld", (long long)tv->valuedouble);
     else if (cJSON_IsString(tv) && strlen(tv->valuestring) < 40)
-        snprintf(ref, sizeof ref, "%s%s", strchr(tv->valuestring, '-') ? "" : "#",
-                 tv->valuestring);
+        snprintf(ref, sizeof ref, "%s%s", strchr(tv->valuestring, '-') ? "" : "#", tv->valuestring);
     else
         ref[0] = '\0';
     ws_ticket t;
@@ -246,7 +245,9 @@ static void s_api_act(hl_http_req *r, void *arg)
     if (k != 0 && (!text || !*text)) {
         char msg[100];
         snprintf(msg, sizeof msg, "text: %s needs a %s", op,
-                 k == 1 ? "note" : k == 2 ? "result" : "reason");
+                 k == 1   ? "note"
+                 : k == 2 ? "result"
+                          : "reason");
         wstore_ticket_free(&t);
         cJSON_Delete(f);
         s_err(r, 400, "bad_request", msg);

@@ -21,7 +21,8 @@ typedef struct hl_http_limits {
     int body_timeout_ms;   /* end of the headers to the end of the body [30000] → 408 */
     int idle_timeout_ms;   /* a kept-alive connection waiting for its next request [30000] */
     int max_conns;         /* open connections; more get 503 and are closed [256] */
-    size_t max_stream_queue; /* bytes an event stream may have unsent before it is dropped [262144] */
+    size_t
+        max_stream_queue; /* bytes an event stream may have unsent before it is dropped [262144] */
 } hl_http_limits;
 
 /* Methods, as bits so a route can take several. */
@@ -78,7 +79,7 @@ void hl_http_route(hl_http *h, int methods, const char *pattern, hl_http_handler
 
 /* ---- a request --------------------------------------------------------- */
 
-int hl_http_method(const hl_http_req *r);        /* HL_HTTP_* */
+int hl_http_method(const hl_http_req *r); /* HL_HTTP_* */
 const char *hl_http_method_name(const hl_http_req *r);
 const char *hl_http_path(const hl_http_req *r);  /* percent-decoded, without the query */
 const char *hl_http_query(const hl_http_req *r); /* raw, "" when none */

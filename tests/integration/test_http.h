@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 typedef struct th_resp {
-    int status;     /* 0 when no answer came */
-    char *head;     /* status line and headers */
-    char *body;     /* NUL-terminated */
+    int status; /* 0 when no answer came */
+    char *head; /* status line and headers */
+    char *body; /* NUL-terminated */
     size_t body_len;
-    int closed;     /* the server closed the connection after it */
+    int closed; /* the server closed the connection after it */
 } th_resp;
 
 static inline void th_resp_free(th_resp *r)
@@ -222,10 +222,12 @@ static inline th_resp *th_http(int port, const char *method, const char *path, c
     th_conn *c = th_conn_open(port);
     char head[4096];
     size_t blen = body ? strlen(body) : 0;
-    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n",
-                     method, path, port);
+    int n =
+        snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n",
+                 method, path, port);
     if (body)
-        n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+        n += snprintf(head + n, sizeof head - (size_t)n,
+                      "Content-Type: %s\r\nContent-Length: %zu\r\n",
                       ctype ? ctype : "application/x-www-form-urlencoded", blen);
     snprintf(head + n, sizeof head - (size_t)n, "\r\n");
     th_conn_sends(c, head);

@@ -21,9 +21,18 @@ static pid_t s_worker(const char *token_file, int port)
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     snprintf(db, sizeof db, "w%d/worker.db", ++n);
     snprintf(log, sizeof log, "worker%d.log", n);
-    const char *argv[] = {th_bin("hotline-worker"), "--unit", "t.a", "--connect", s_d.front,
-                          "--db", th_path(db), "--http", addr,
-                          token_file ? "--http-token" : NULL, token_file, NULL};
+    const char *argv[] = {th_bin("hotline-worker"),
+                          "--unit",
+                          "t.a",
+                          "--connect",
+                          s_d.front,
+                          "--db",
+                          th_path(db),
+                          "--http",
+                          addr,
+                          token_file ? "--http-token" : NULL,
+                          token_file,
+                          NULL};
     return th_spawn(th_path(log), argv);
 }
 
@@ -32,7 +41,8 @@ static cJSON *s_state(const char *auth)
     th_conn *c = th_conn_try_open(s_hport);
     if (!c) return NULL;
     char req[512];
-    snprintf(req, sizeof req, "GET /api/state HTTP/1.1\r\nHost: x\r\n%s%s%sConnection: close\r\n\r\n",
+    snprintf(req, sizeof req,
+             "GET /api/state HTTP/1.1\r\nHost: x\r\n%s%s%sConnection: close\r\n\r\n",
              auth ? "Authorization: Bearer " : "", auth ? auth : "", auth ? "\r\n" : "");
     th_conn_sends(c, req);
     th_resp *r = th_conn_read(c, 5000);
@@ -139,11 +149,13 @@ static void test_sign_note_finish_through_the_outbox(void **state)
     th_resp_free(r);
     assert_true(TH_WAIT_UNTIL(s_status_is(no, "accepted", 0), 10000));
     /* by number, as a form */
-    snprintf(body, sizeof body, "op=note&ticket=%s&text=%%E5%%B7%%B2%%E5%%88%%B0%%E7%%8E%%B0%%E5%%9C%%BA", no);
+    snprintf(body, sizeof body,
+             "op=note&ticket=%s&text=%%E5%%B7%%B2%%E5%%88%%B0%%E7%%8E%%B0%%E5%%9C%%BA", no);
     r = th_http_post(s_hport, "/api/act", body);
     assert_int_equal(r->status, 202);
     th_resp_free(r);
-    snprintf(body, sizeof body, "{\"op\":\"finish\",\"ticket\":%lld,\"text\":\"已处理\"}", (long long)id);
+    snprintf(body, sizeof body, "{\"op\":\"finish\",\"ticket\":%lld,\"text\":\"已处理\"}",
+             (long long)id);
     r = s_act(body);
     assert_int_equal(r->status, 202);
     th_resp_free(r);
@@ -199,16 +211,18 @@ static void test_offline_actions_pending(void **state)
 static void test_report_and_errors(void **state)
 {
     (void)state;
-    th_resp *r = th_http(s_hport, "POST", "/api/report", "application/json",
-                         "{\"category\":\"env.litter\",\"description\":\"路边垃圾堆\",\"cell\":\"C-A1\"}");
+    th_resp *r =
+        th_http(s_hport, "POST", "/api/report", "application/json",
+                "{\"category\":\"env.litter\",\"description\":\"路边垃圾堆\",\"cell\":\"C-A1\"}");
     assert_int_equal(r->status, 202);
     th_resp_free(r);
     /* the grid report became a ticket led by the cell's unit */
     th_client *op = th_client_new(s_d.front, "operator", NULL);
     assert_true(TH_WAIT_UNTIL(({
                                   cJSON *l = th_ok(op, "list", "{}");
-                                  int found = hl_streq(th_gets(l, "tickets.0.channel"), "grid") &&
-                                              hl_streq(th_gets(l, "tickets.0.category"), "env.litter");
+                                  int found =
+                                      hl_streq(th_gets(l, "tickets.0.channel"), "grid") &&
+                                      hl_streq(th_gets(l, "tickets.0.category"), "env.litter");
                                   cJSON_Delete(l);
                                   found;
                               }),
@@ -266,8 +280,9 @@ static void test_token(void **state)
     th_resp_free(r);
 
     /* without a token, only loopback */
-    const char *argv[] = {th_bin("hotline-worker"), "--unit", "t.a", "--connect", s_d.front,
-                          "--db", th_path("refused/worker.db"), "--http", "0.0.0.0:0", NULL};
+    const char *argv[] = {
+        th_bin("hotline-worker"),     "--unit", "t.a",       "--connect", s_d.front, "--db",
+        th_path("refused/worker.db"), "--http", "0.0.0.0:0", NULL};
     char *out = NULL, *err = NULL;
     assert_int_equal(th_run(argv, NULL, &out, &err, 10000), 2);
     assert_non_null(strstr(err, "--http-token"));

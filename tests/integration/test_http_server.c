@@ -360,9 +360,12 @@ static void test_server_survives_garbage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_keep_alive_two_requests_one_connection, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipelined_requests_answered_in_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_request_line_400_and_close, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_two_requests_one_connection, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_requests_answered_in_order, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_request_line_400_and_close, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_method_501, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_not_found_404, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_method_not_allowed_405, s_setup, s_teardown),
@@ -374,7 +377,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_limit_503, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_head_and_static_files, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_expect_continue, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_non_loopback_refused_without_curve, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_non_loopback_refused_without_curve, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_server_survives_garbage, s_setup, s_teardown),
     };
     return TH_MAIN("test_http_server", tests);

@@ -20,8 +20,9 @@ static int s_setup(void **state)
     static int n;
     char db[64];
     snprintf(db, sizeof db, "db%d/hotline.db", ++n);
-    const char *cfg = td_small_with("fast.json", "\"normal\": {\"sign\": \"4h\", \"finish\": \"5wd\", \"warn\": 0.8}",
-                                    "\"normal\": {\"sign\": \"1s\", \"finish\": \"2s\", \"warn\": 0.8}");
+    const char *cfg = td_small_with(
+        "fast.json", "\"normal\": {\"sign\": \"4h\", \"finish\": \"5wd\", \"warn\": 0.8}",
+        "\"normal\": {\"sign\": \"1s\", \"finish\": \"2s\", \"warn\": 0.8}");
     s_port = th_disp_start_http(&s_d, cfg, db);
     return 0;
 }

@@ -49,9 +49,10 @@ static void s_check_fields(const cJSON *o, const field *fields, const char *what
     for (const field *f = fields; f->name; f++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f->name);
         if (!v) fail_msg("%s: field %s missing", what, f->name);
-        int ok = ((f->types & T_STR) && cJSON_IsString(v)) || ((f->types & T_NULL) && cJSON_IsNull(v)) ||
-                 ((f->types & T_NUM) && cJSON_IsNumber(v)) || ((f->types & T_BOOL) && cJSON_IsBool(v)) ||
-                 ((f->types & T_ARR) && cJSON_IsArray(v));
+        int ok =
+            ((f->types & T_STR) && cJSON_IsString(v)) || ((f->types & T_NULL) && cJSON_IsNull(v)) ||
+            ((f->types & T_NUM) && cJSON_IsNumber(v)) || ((f->types & T_BOOL) && cJSON_IsBool(v)) ||
+            ((f->types & T_ARR) && cJSON_IsArray(v));
         if ((f->types & T_TIME) && cJSON_IsString(v)) {
             hl_ms t;
             if (hl_time_parse(v->valuestring, &t) != 0)
@@ -90,21 +91,28 @@ static void s_check_xml(const char *xml, const char *outer, const char *item, co
     if (expect_items >= 0) assert_int_equal(items, expect_items);
 }
 
-static const field s_service_fields[] = {{"service_code", T_STR}, {"service_name", T_STR},
-                                         {"description", T_STR},  {"metadata", T_BOOL},
-                                         {"type", T_STR},         {"keywords", T_STR},
-                                         {"group", T_STR},        {NULL, 0}};
+static const field s_service_fields[] = {
+    {"service_code", T_STR}, {"service_name", T_STR}, {"description", T_STR}, {"metadata", T_BOOL},
+    {"type", T_STR},         {"keywords", T_STR},     {"group", T_STR},       {NULL, 0}};
 
-static const field s_request_fields[] = {
-    {"service_request_id", T_STR},    {"status", T_STR},
-    {"status_notes", T_STR | T_NULL}, {"service_name", T_STR | T_NULL},
-    {"service_code", T_STR},          {"description", T_STR | T_NULL},
-    {"agency_responsible", T_STR | T_NULL}, {"service_notice", T_STR | T_NULL},
-    {"requested_datetime", T_TIME},   {"updated_datetime", T_TIME | T_NULL},
-    {"expected_datetime", T_TIME | T_NULL}, {"address", T_STR | T_NULL},
-    {"address_id", T_STR | T_NULL},   {"zipcode", T_STR | T_NULL},
-    {"lat", T_NUM | T_NULL},          {"long", T_NUM | T_NULL},
-    {"media_url", T_STR | T_NULL},    {NULL, 0}};
+static const field s_request_fields[] = {{"service_request_id", T_STR},
+                                         {"status", T_STR},
+                                         {"status_notes", T_STR | T_NULL},
+                                         {"service_name", T_STR | T_NULL},
+                                         {"service_code", T_STR},
+                                         {"description", T_STR | T_NULL},
+                                         {"agency_responsible", T_STR | T_NULL},
+                                         {"service_notice", T_STR | T_NULL},
+                                         {"requested_datetime", T_TIME},
+                                         {"updated_datetime", T_TIME | T_NULL},
+                                         {"expected_datetime", T_TIME | T_NULL},
+                                         {"address", T_STR | T_NULL},
+                                         {"address_id", T_STR | T_NULL},
+                                         {"zipcode", T_STR | T_NULL},
+                                         {"lat", T_NUM | T_NULL},
+                                         {"long", T_NUM | T_NULL},
+                                         {"media_url", T_STR | T_NULL},
+                                         {NULL, 0}};
 
 static const field s_posted_fields[] = {{"service_request_id", T_STR},
                                         {"service_notice", T_STR | T_NULL},
@@ -119,7 +127,8 @@ static void s_check_error(const th_resp *r, int status, int xml)
         assert_non_null(strstr(th_hdr(r, "Content-Type"), "xml"));
         char code[40];
         snprintf(code, sizeof code, "<error><code>%d</code><description>", status);
-        if (!strstr(r->body, "<errors>") || !strstr(r->body, code)) fail_msg("not an XML error: %s", r->body);
+        if (!strstr(r->body, "<errors>") || !strstr(r->body, code))
+            fail_msg("not an XML error: %s", r->body);
         return;
     }
     cJSON *j = th_resp_json(r);
@@ -162,11 +171,14 @@ static void test_discovery(void **state)
 {
     (void)state;
     cJSON *d = s_get_json("/open311/v2/discovery.json", 200);
-    static const field df[] = {{"changeset", T_TIME}, {"contact", T_STR}, {"key_service", T_STR},
-                               {"endpoints", T_ARR},  {NULL, 0}};
+    static const field df[] = {{"changeset", T_TIME},
+                               {"contact", T_STR},
+                               {"key_service", T_STR},
+                               {"endpoints", T_ARR},
+                               {NULL, 0}};
     s_check_fields(d, df, "discovery.json");
     const cJSON *ep = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(d, "endpoints"), 0);
-    static const field ef[] = {{"specification", T_STR}, {"url", T_STR}, {"changeset", T_TIME},
+    static const field ef[] = {{"specification", T_STR}, {"url", T_STR},     {"changeset", T_TIME},
                                {"type", T_STR},          {"formats", T_ARR}, {NULL, 0}};
     s_check_fields(ep, ef, "discovery endpoint");
     assert_string_equal(th_gets(ep, "specification"), "http://wiki.open311.org/GeoReport_v2");
@@ -178,9 +190,9 @@ static void test_discovery(void **state)
     th_resp *r = th_http_get(s_port, "/open311/v2/discovery.xml");
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(th_hdr(r, "Content-Type"), "text/xml"));
-    static const field xf[] = {{"changeset", 0}, {"contact", 0}, {"key_service", 0}, {"endpoints", 0},
-                               {"specification", 0}, {"url", 0}, {"type", 0}, {"formats", 0},
-                               {NULL, 0}};
+    static const field xf[] = {{"changeset", 0}, {"contact", 0},       {"key_service", 0},
+                               {"endpoints", 0}, {"specification", 0}, {"url", 0},
+                               {"type", 0},      {"formats", 0},       {NULL, 0}};
     s_check_xml(r->body, "discovery", "discovery", xf, 1);
     assert_non_null(strstr(r->body, "<format>application/json</format>"));
     th_resp_free(r);
@@ -291,9 +303,9 @@ static void test_post_errors(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (int xml = 0; xml < 2; xml++) {
-            th_resp *r = th_http_post(s_port, xml ? "/open311/v2/requests.xml"
-                                                  : "/open311/v2/requests.json",
-                                      cases[i].form);
+            th_resp *r =
+                th_http_post(s_port, xml ? "/open311/v2/requests.xml" : "/open311/v2/requests.json",
+                             cases[i].form);
             s_check_error(r, cases[i].status, xml);
             if (!strstr(r->body, cases[i].says))
                 fail_msg("%s: the error does not mention %s: %s", cases[i].form, cases[i].says,
@@ -438,9 +450,13 @@ static void test_get_requests_filters(void **state)
     assert_int_equal(s_count("/open311/v2/requests.json?service_code=water.outage"), 1);
     assert_int_equal(s_count("/open311/v2/requests.json?status=open"), 2);
     assert_int_equal(s_count("/open311/v2/requests.json?status=closed"), 1);
-    assert_int_equal(s_count("/open311/v2/requests.json?status=closed&service_code=water.outage"), 0);
+    assert_int_equal(s_count("/open311/v2/requests.json?status=closed&service_code=water.outage"),
+                     0);
     /* a window in the past holds nothing; one around now holds all */
-    assert_int_equal(s_count("/open311/v2/requests.json?start_date=2020-01-01T00:00:00Z&end_date=2020-02-01T00:00:00Z"), 0);
+    assert_int_equal(
+        s_count("/open311/v2/"
+                "requests.json?start_date=2020-01-01T00:00:00Z&end_date=2020-02-01T00:00:00Z"),
+        0);
     hl_ms now = td_server_now(op);
     char s1[HL_TIME_LEN], s2[HL_TIME_LEN];
     hl_time_format(now - 3600 * 1000, s1);
@@ -450,11 +466,12 @@ static void test_get_requests_filters(void **state)
     snprintf(path, sizeof path, "/open311/v2/requests.json?start_date=%s", s2);
     assert_int_equal(s_count(path), 0);
 
-    const char *bad[] = {"/open311/v2/requests.json?status=pending",
-                         "/open311/v2/requests.json?start_date=yesterday",
-                         "/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
-                         "/open311/v2/requests.json?start_date=2026-06-01T00:00:00Z&end_date=2026-01-01T00:00:00Z",
-                         "/open311/v2/requests.json?service_code=no.such"};
+    const char *bad[] = {
+        "/open311/v2/requests.json?status=pending",
+        "/open311/v2/requests.json?start_date=yesterday",
+        "/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
+        "/open311/v2/requests.json?start_date=2026-06-01T00:00:00Z&end_date=2026-01-01T00:00:00Z",
+        "/open311/v2/requests.json?service_code=no.such"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         th_resp *r = th_http_get(s_port, bad[i]);
         s_check_error(r, 400, 0);

@@ -68,8 +68,9 @@ static void test_addresses(void **state)
     assert_int_equal(hl_http_parse_addr("*:8080", &sa, &err), 0);
     assert_int_equal(hl_http_parse_addr("[::1]:8080", &sa, &err), 0);
     assert_int_equal(sa.ss_family, AF_INET6);
-    const char *bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:70000", "127.0.0.1:-1",
-                         "host.example:80", "[::1:80", ":80", "127.0.0.1:8x"};
+    const char *bad[] = {"127.0.0.1",    "127.0.0.1:",      "127.0.0.1:70000",
+                         "127.0.0.1:-1", "host.example:80", "[::1:80",
+                         ":80",          "127.0.0.1:8x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err = NULL;
         assert_int_equal(hl_http_parse_addr(bad[i], &sa, &err), -1);
