@@ -127,7 +127,13 @@ static void s_on_front(hl_zwatch *w, void *sock, void *arg)
     int began = core_begin(sv->core) == 0;
     if (!began) hl_error("cannot start a transaction: %s", core_errmsg(sv->core));
     sv->npend = 0;
-    while (sv->npend < SERVER_BATCH) {
+    /* A batch ends after SERVER_BATCH requests or SERVER_BATCH_MS of work,
+     * whichever comes first: every reply of a batch waits for its commit, so
+     * a client that floods expensive requests must not make a batch long.
+     * The ROUTER takes messages from its peers in turn, so the next batch
+     * starts with what the others sent meanwhile. */
+    uint64_t until = uv_hrtime() + (uint64_t)SERVER_BATCH_MS * 1000000u;
+    while (sv->npend < SERVER_BATCH && (sv->npend == 0 || uv_hrtime() < until)) {
         zmq_msg_t id, m;
         zmq_msg_init(&id);
         if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
@@ -392,7 +398,10 @@ server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *f
     zmq_setsockopt(sv->front, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sv->front, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sv->pub, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(sv->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    /* a subscriber that does not read gets at most this many events queued
+     * for it; the rest are dropped, and it catches up from the event log */
+    int pub_hwm = SERVER_EVENTS_HWM;
+    zmq_setsockopt(sv->pub, ZMQ_SNDHWM, &pub_hwm, sizeof pub_hwm);
     if (s_bind(sv->front, front, "front", err) != 0 ||
         s_bind(sv->pub, events, "events", err) != 0) {
         server_destroy(&sv);

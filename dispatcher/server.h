@@ -14,6 +14,15 @@ typedef struct server server;
 
 /* Requests read per loop turn and committed together. */
 #define SERVER_BATCH 512
+/* ... or for at most this long (ms), so that no client's requests wait long
+ * behind another's flood. */
+#ifndef SERVER_BATCH_MS
+#define SERVER_BATCH_MS 20
+#endif
+/* Events queued per subscriber before the events socket drops them (about
+ * 5 MB of typical events): a subscriber that stops reading costs bounded
+ * memory and never slows the dispatcher. */
+#define SERVER_EVENTS_HWM 10000
 
 /* Bind both sockets. Returns NULL and sets *err (caller frees) when an
  * endpoint cannot be bound. cfg and c are borrowed. */

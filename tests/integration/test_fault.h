@@ -15,8 +15,8 @@
 #define TF_FN static __attribute__((unused))
 
 /* A create request for the marked ticket "mK-I" with idem "mK-I" (and the
- * same request id), to be sent raw; desc_pad is repeated into the
- * description (NULL for none). Returns a static buffer. */
+ * same request id), to be sent raw; extra is appended to the description
+ * (NULL for nothing). Returns a static buffer. */
 TF_FN const char *tf_create_req(int k, int i, const char *extra)
 {
     static char req[70000];
@@ -111,6 +111,62 @@ TF_FN long tf_rss_kb(pid_t pid)
         if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
     fclose(f);
     return kb;
+}
+
+/* Is the dispatcher under test built with a sanitizer? Its allocator keeps
+ * freed memory in quarantine (so its RSS says little) and it runs a few
+ * times slower (so loads are scaled down). */
+TF_FN int tf_sanitized(void)
+{
+    static int known = -1;
+    if (known >= 0) return known;
+    FILE *f = fopen(th_bin("hotline-dispatcher"), "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *bin = malloc((size_t)len);
+    assert_int_equal(fread(bin, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    known = memmem(bin, (size_t)len, "__asan_init", 11) != NULL;
+    free(bin);
+    return known;
+}
+
+/* Latencies in ms: count, max, mean and percentiles. */
+typedef struct tf_lat {
+    int n;
+    int64_t max, sum;
+    int64_t all[8192];
+} tf_lat;
+
+TF_FN void tf_lat_add(tf_lat *l, int64_t ms)
+{
+    if (l->n < 8192) l->all[l->n] = ms;
+    l->n++;
+    l->sum += ms;
+    if (ms > l->max) l->max = ms;
+}
+
+static int tf__cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..100) of what was added. */
+TF_FN int64_t tf_lat_pct(tf_lat *l, int p)
+{
+    int n = l->n < 8192 ? l->n : 8192;
+    if (n == 0) return 0;
+    qsort(l->all, (size_t)n, sizeof l->all[0], tf__cmp64);
+    int i = (n * p) / 100;
+    return l->all[i < n ? i : n - 1];
+}
+
+TF_FN int64_t tf_lat_mean(const tf_lat *l)
+{
+    return l->n ? l->sum / l->n : 0;
 }
 
 /* Write config/test-small.json with one setting added to the dispatcher

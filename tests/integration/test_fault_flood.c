@@ -1,0 +1,168 @@
+/* test_fault_flood.c — one client floods the dispatcher: it queues tens of
+ * thousands of requests at once (creates, or cheap reads) without waiting
+ * for replies. Other clients are not starved: their pings and creates are
+ * answered within a bound while the flood is being worked off (a batch
+ * lasts at most SERVER_BATCH_MS, and the ROUTER takes peers in turn), and
+ * the flooder gets every reply in the end. */
+#include "test_fault.h"
+
+#include <zmq.h>
+
+
+static void *s_dealer(void *ctx, const char *ep)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(s, ep), 0);
+    return s;
+}
+
+static void s_send(void *s, const char *text)
+{
+    assert_int_equal(zmq_send(s, text, strlen(text), 0), (int)strlen(text));
+}
+
+/* One reply within ms: 1 ok, 0 refused, -1 none. */
+static int s_take(void *s, int ms)
+{
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, ms) <= 0) return -1;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    cJSON *j = cJSON_ParseWithLength(zmq_msg_data(&m), zmq_msg_size(&m));
+    zmq_msg_close(&m);
+    if (!j) fail_msg("a reply that is not JSON");
+    int ok = th_is_ok(j);
+    if (!ok) fprintf(stderr, "# refused: %s\n", th_gets(j, "error.message"));
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* Queue n requests made by make(i) on the flooder at once, then, until
+ * all their replies are in, let another client alternate pings and creates,
+ * one at a time, timing each. */
+static void s_flood(const th_disp *d, int n, const char *(*make)(int), const char *what)
+{
+    void *ctx = zmq_ctx_new();
+    void *flood = s_dealer(ctx, d->front);
+    void *other = s_dealer(ctx, d->front);
+    s_send(flood, "{\"v\":1,\"id\":\"h\",\"op\":\"hello\",\"role\":\"operator\"}");
+    assert_int_equal(s_take(flood, 5000), 1);
+    s_send(other, "{\"v\":1,\"id\":\"h\",\"op\":\"hello\",\"role\":\"operator\"}");
+    assert_int_equal(s_take(other, 5000), 1);
+
+    int64_t t0 = th_mono_ms();
+    for (int i = 0; i < n; i++)
+        s_send(flood, make(i));
+    int done = 0, turns = 0;
+    static tf_lat l;
+    memset(&l, 0, sizeof l);
+    int64_t asked = 0;
+    int64_t end = th_mono_ms() + 300000;
+    while (done < n && th_mono_ms() < end) {
+        if (!asked) {
+            char req[300];
+            if (turns % 2)
+                snprintf(req, sizeof req, "{\"v\":1,\"id\":\"o%d\",\"op\":\"ping\"}", turns);
+            else
+                snprintf(req, sizeof req,
+                         "{\"v\":1,\"id\":\"o%d\",\"op\":\"create\",\"ticket\":{\"category\":"
+                         "\"env.noise\",\"description\":\"另一位话务员 %d\",\"location\":"
+                         "{\"cell\":\"C-A2\"}}}",
+                         turns, turns);
+            s_send(other, req);
+            asked = th_mono_ms();
+            turns++;
+        }
+        if (s_take(other, 1) == 1) {
+            tf_lat_add(&l, th_mono_ms() - asked);
+            asked = 0;
+        }
+        /* a few of the flooder's replies per turn, so that the time this
+         * test spends parsing them does not count as the other's wait */
+        int r;
+        for (int k = 0; k < 16 && (r = s_take(flood, 0)) >= 0; k++) {
+            assert_int_equal(r, 1);
+            done++;
+        }
+    }
+    int64_t took = th_mono_ms() - t0;
+    print_message("# flood of %d %s worked off in %lld ms (%lld/s); meanwhile the other client "
+                  "had %d answers: mean %lld ms, p95 %lld ms, max %lld ms\n",
+                  n, what, (long long)took, (long long)(n * 1000LL / (took ? took : 1)), l.n,
+                  (long long)tf_lat_mean(&l), (long long)tf_lat_pct(&l, 95), (long long)l.max);
+    assert_int_equal(done, n);
+    assert_true(l.n >= 20);
+    /* each answer waited for a short batch or two (SERVER_BATCH_MS), not for
+     * the flood nor for a batch of 512 of its requests */
+    assert_true(tf_lat_mean(&l) < 100);
+    assert_true(tf_lat_pct(&l, 95) < 300);
+    assert_true(l.max < 3000);
+    zmq_close(flood);
+    zmq_close(other);
+    zmq_ctx_term(ctx);
+}
+
+static const char *s_make_create(int i)
+{
+    static char req[400];
+    snprintf(req, sizeof req,
+             "{\"v\":1,\"id\":\"f%d\",\"op\":\"create\",\"ticket\":{\"category\":\"env.noise\","
+             "\"description\":\"洪水 %d\",\"location\":{\"cell\":\"C-A2\"}}}",
+             i, i);
+    return req;
+}
+
+static const char *s_make_list(int i)
+{
+    static char req[200];
+    snprintf(req, sizeof req, "{\"v\":1,\"id\":\"f%d\",\"op\":\"list\",\"limit\":20}", i);
+    return req;
+}
+
+static void test_flood_of_creates(void **state)
+{
+    th_disp d = {0};
+    th_disp_start(&d, th_src("config/test-small.json"), th_path("creates/hotline.db"), NULL);
+    int n = tf_sanitized() ? 8000 : 20000;
+    s_flood(&d, n, s_make_create, "creates");
+    /* every create of both made one ticket */
+    th_client *mgr = th_client_new(d.front, "manager", NULL);
+    int created;
+    tf_check_log(mgr, &created);
+    cJSON *r = th_ok(mgr, "list", "{\"limit\":1}");
+    assert_int_equal(th_geti(r, "tickets.0.id"), created);
+    cJSON_Delete(r);
+    assert_true(created > n);
+    th_client_destroy(&mgr);
+    assert_int_equal(th_disp_stop(&d), 0);
+}
+
+static void test_flood_of_reads(void **state)
+{
+    th_disp d = {0};
+    th_disp_start(&d, th_src("config/test-small.json"), th_path("reads/hotline.db"), NULL);
+    th_client *op = th_client_new(d.front, "operator", NULL);
+    for (int i = 0; i < 30; i++)
+        td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"先有些工单\","
+                         "\"location\":{\"cell\":\"C-A2\"}}");
+    th_client_destroy(&op);
+    s_flood(&d, tf_sanitized() ? 3000 : 8000, s_make_list, "lists");
+    assert_int_equal(th_disp_stop(&d), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flood_of_creates),
+        cmocka_unit_test(test_flood_of_reads),
+    };
+    return TH_MAIN("fault_flood", tests);
+}
