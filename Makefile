@@ -4,6 +4,8 @@
 #   make test       build (also with ASan/UBSan) and run every test; last line "N passed, N failed"
 #   make demo       run the 诸城市 demo: dispatcher, auto workers and a stream of calls
 #   make bench      benchmarks (QUICK=1 for a short run)
+#   make soak       100,000 tickets through their life, 20 workers, dispatcher restarts (SOAK_*)
+#   make fuzz       each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make deps       install the Debian packages (as root)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -163,7 +165,7 @@ tests: $(UNIT_BIN) $(INTEG_BIN)
 # `make fuzz FUZZ_SECONDS=300` runs each for that long; `make test` runs each
 # briefly over its seed corpus and kept regressions (tests/fuzz/regressions/).
 FUZZ_CC      ?= clang
-FUZZ_O       := build/fuzz
+FUZZ_O       ?= build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
                 -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Idispatcher -I$(GEN) $(PKG_CFLAGS)
@@ -201,6 +203,19 @@ integration: all
 
 san:
 	@$(MAKE) --no-print-directory SAN=1 all tests
+
+# The soak (tests/integration/test_soak.c, which make test runs with 2,000
+# tickets): SOAK_TICKETS through their whole life with SOAK_WORKERS auto
+# workers and SOAK_RESTARTS restarts of the dispatcher; prints the figures.
+SOAK_TICKETS  ?= 100000
+SOAK_WORKERS  ?= 20
+SOAK_RESTARTS ?= 4
+soak: all
+	@$(MAKE) --no-print-directory $(O)/tests/integration/test_soak
+	@mkdir -p tests/out
+	@SOAK_TICKETS=$(SOAK_TICKETS) SOAK_WORKERS=$(SOAK_WORKERS) SOAK_RESTARTS=$(SOAK_RESTARTS) \
+	  HOTLINE_BIN=$(CURDIR)/$(O)/bin HOTLINE_TEST_OUT=$(CURDIR)/tests/out CMOCKA_MESSAGE_OUTPUT=TAP \
+	  $(O)/tests/integration/test_soak
 
 check-config: all
 	bin/hotline-dispatcher -c config/zhucheng.json --check
