@@ -2,7 +2,7 @@
 # Run each libFuzzer binary given for FUZZ_SECONDS over a scratch copy of its
 # seed corpus (tests/fuzz/corpus/NAME) after replaying every kept crash input
 # (tests/fuzz/regressions/NAME). Prints TAP; a new crash input is saved under
-# tests/out/fuzz/ for inspection and kept as a regression once fixed.
+# tests/out/fuzz/ (FUZZ_OUT) for inspection and kept as a regression once fixed.
 set -u
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-5}
@@ -11,7 +11,7 @@ rc_all=0
 for bin in "$@"; do
     name=$(basename "$bin" | sed 's/^fuzz_//')
     n=$((n + 1))
-    work=tests/out/fuzz/$name
+    work=${FUZZ_OUT:-tests/out/fuzz}/$name
     rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
     cp tests/fuzz/corpus/"$name"/* "$work/corpus/" 2>/dev/null
     log=$work/fuzz.log
