@@ -22,6 +22,8 @@ struct handheld {
     agent *a;
     hl_http *http;
     char *token;
+    char *unit_name; /* from the dispatcher's units, once known */
+    int asking;      /* a units request is out */
 };
 
 static int s_json(hl_http_req *r, int status, cJSON *body)
@@ -128,14 +130,38 @@ static int s_ticket_cb(const ws_ticket *t, void *arg)
     return 0;
 }
 
+/* The unit's name, for the page's title: asked once the link is up. */
+static void s_on_units(sess *s, const hl_reply *rep, void *arg, int64_t tag)
+{
+    (void)s;
+    (void)tag;
+    handheld *h = arg;
+    h->asking = 0;
+    if (!rep || !rep->ok) return;
+    const cJSON *u;
+    cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(rep->root, "units"))
+    {
+        if (!hl_streq(hl_json_str(u, "id"), agent_unit(h->a))) continue;
+        const char *name = hl_json_str(u, "name");
+        if (name && *name) {
+            free(h->unit_name);
+            h->unit_name = hl_strdup(name);
+        }
+    }
+}
+
 static void s_api_state(hl_http_req *r, void *arg)
 {
     handheld *h = arg;
     if (s_auth(h, r) != 0) return;
     agent *a = h->a;
+    if (!h->unit_name && !h->asking && agent_link_up(a) &&
+        agent_request(a, "units", cJSON_CreateObject(), s_on_units, h) == 0)
+        h->asking = 1;
     wstore *st = agent_store(a);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "unit", agent_unit(a));
+    hl_json_add_str(o, "unit_name", h->unit_name);
     cJSON *link = cJSON_AddObjectToObject(o, "link");
     cJSON_AddBoolToObject(link, "up", agent_link_up(a));
     cJSON_AddBoolToObject(link, "syncing", agent_syncing(a));
@@ -353,6 +379,7 @@ void hh_destroy(handheld **hp)
     *hp = NULL;
     hl_http_destroy(&h->http);
     free(h->token);
+    free(h->unit_name);
     free(h);
 }
 

@@ -127,6 +127,16 @@ static void test_page_and_state(void **state)
     cJSON *j = s_state(NULL);
     assert_non_null(j);
     assert_string_equal(th_gets(j, "unit"), "t.a");
+    cJSON_Delete(j);
+    /* the unit's name, learnt from the dispatcher */
+    assert_true(TH_WAIT_UNTIL(({
+                                  cJSON *x = s_state(NULL);
+                                  int named = hl_streq(th_gets(x, "unit_name"), "甲镇");
+                                  cJSON_Delete(x);
+                                  named;
+                              }),
+                              5000));
+    j = s_state(NULL);
     assert_true(cJSON_IsArray(th_get(j, "tickets")));
     assert_true(cJSON_IsArray(th_get(j, "actions")));
     assert_true(cJSON_IsArray(th_get(j, "refused")));

@@ -231,7 +231,8 @@
 
   function render() {
     var d = S.data;
-    $('unit').textContent = d.unit;
+    $('unit').textContent = d.unit_name ? d.unit_name + '（' + d.unit + '）' : d.unit;
+    document.title = (d.unit_name || d.unit) + ' · 网格工作站';
     var l = $('link');
     l.className = 'link ' + (d.link.up ? 'up' : 'down');
     l.dataset.state = d.link.up ? 'up' : 'down';
