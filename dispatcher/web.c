@@ -39,6 +39,11 @@ typedef struct token {
 
 typedef struct stream_ref {
     hl_http_stream *s;
+    uint64_t serial; /* names it to a catch-up that may outlive it */
+    int catching_up; /* live events wait in held until the missed ones are sent */
+    char **held;
+    int nheld;
+    int64_t *held_seq;
     struct stream_ref *next;
 } stream_ref;
 
@@ -56,6 +61,7 @@ struct web {
     int ntokens;
     stream_ref *streams;
     int nstreams;
+    uint64_t serials;
     int secure;
     int stopped;
     char *tokens_path; /* secure mode */
@@ -708,6 +714,17 @@ static void s_api_ticket(hl_http_req *r, void *arg)
 
 /* ---- the live stream ---------------------------------------------------------------------- */
 
+#define WEB_CATCHUP_MAX 1000 /* events replayed for a stream that reconnects */
+
+static void s_ref_free(stream_ref *ref)
+{
+    for (int i = 0; i < ref->nheld; i++)
+        free(ref->held[i]);
+    free(ref->held);
+    free(ref->held_seq);
+    free(ref);
+}
+
 static void s_stream_closed(hl_http_stream *s, void *arg)
 {
     web *w = arg;
@@ -715,7 +732,7 @@ static void s_stream_closed(hl_http_stream *s, void *arg)
         if ((*p)->s != s) continue;
         stream_ref *dead = *p;
         *p = dead->next;
-        free(dead);
+        s_ref_free(dead);
         w->nstreams--;
         break;
     }
@@ -732,6 +749,93 @@ static void s_on_ping(uv_timer_t *t)
     }
 }
 
+static const char *s_kind(const char *topic)
+{
+    return hl_starts_with(topic, "alert.")    ? "alert"
+           : hl_starts_with(topic, "ticket.") ? "ticket"
+           : hl_starts_with(topic, "unit.")   ? "unit"
+                                              : "event";
+}
+
+/* The seq of a published event (its first member), or 0. */
+static int64_t s_seq_of(const char *json)
+{
+    const char *p = strstr(json, "\"seq\":");
+    return p ? strtoll(p + 6, NULL, 10) : 0;
+}
+
+/* Send one event: data {"topic", "event"}, its seq as the id. */
+static int s_send_event(hl_http_stream *s, const char *topic, const char *json, int64_t seq)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)seq);
+    char *data = hl_sprintf("{\"topic\":\"%s\",\"event\":%s}", topic, json);
+    int rc = hl_http_stream_send(s, s_kind(topic), seq > 0 ? id : NULL, data);
+    free(data);
+    return rc;
+}
+
+typedef struct catchup {
+    web *w;
+    uint64_t serial;
+} catchup;
+
+/* The events a reconnecting stream missed, from the durable log; then what
+ * arrived live meanwhile, past the last one replayed. */
+static void s_done_catchup(cJSON **rep, size_t n, void *arg)
+{
+    catchup *cu = arg;
+    web *w = cu->w;
+    stream_ref *ref = w->streams;
+    while (ref && ref->serial != cu->serial)
+        ref = ref->next;
+    free(cu);
+    if (!ref) { /* gone meanwhile */
+        s_free_replies(rep, n);
+        return;
+    }
+    hl_http_stream *s = ref->s;
+    int64_t last = 0;
+    const cJSON *ev;
+    int ok = s_ok(rep[0]);
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(rep[0], "events"))
+    {
+        cJSON *e = cJSON_Duplicate(ev, 1);
+        char *topic = hl_strdup(hl_json_str(e, "topic") ? hl_json_str(e, "topic") : "");
+        cJSON_DeleteItemFromObject(e, "topic");
+        int64_t seq = 0;
+        hl_json_int(e, "seq", &seq);
+        char *json = hl_json_print(e);
+        cJSON_Delete(e);
+        int rc = s_send_event(s, topic, json, seq);
+        free(topic);
+        free(json);
+        if (rc != 0) { /* dropped: ref is gone */
+            s_free_replies(rep, n);
+            return;
+        }
+        last = seq;
+    }
+    s_free_replies(rep, n);
+    if (!ok) hl_warn("HTTP: an event stream could not catch up on the events it missed");
+    /* the held live events, past what was replayed, in order */
+    ref->catching_up = 0;
+    for (int i = 0; i < ref->nheld; i++) {
+        if (ref->held_seq[i] > last) {
+            char *topic = ref->held[i];
+            char *json = topic + strlen(topic) + 1;
+            if (s_send_event(s, topic, json, ref->held_seq[i]) != 0) return;
+        }
+    }
+    for (int i = 0; i < ref->nheld; i++)
+        free(ref->held[i]);
+    free(ref->held);
+    free(ref->held_seq);
+    ref->held = NULL;
+    ref->held_seq = NULL;
+    ref->nheld = 0;
+}
+
 static void s_api_stream(hl_http_req *r, void *arg)
 {
     web *w = arg;
@@ -742,18 +846,31 @@ static void s_api_stream(hl_http_req *r, void *arg)
         s_api_error(r, 503, "busy", "too many live streams are open; try again shortly");
         return;
     }
-    hl_http_add_header(r, "Retry-After", "2");
+    /* a browser that reconnects says the last event it saw */
+    const char *lei = hl_http_header(r, "Last-Event-ID");
+    char *e = NULL;
+    long long after = lei ? strtoll(lei, &e, 10) : -1;
+    int resume = lei && *lei && e && !*e && after >= 0;
     hl_http_stream *s = hl_http_stream_start(r, s_stream_closed, w);
     if (!s) return;
     stream_ref *ref = hl_calloc(1, sizeof *ref);
     ref->s = s;
+    ref->serial = ++w->serials;
     ref->next = w->streams;
     w->streams = ref;
     w->nstreams++;
-    /* the browser retries after 2 s when the stream breaks */
-    hl_http_stream_send(s, "hello", "{\"retry\":2000}");
     if (!uv_is_active((uv_handle_t *)&w->ping))
         uv_timer_start(&w->ping, s_on_ping, WEB_PING_MS, WEB_PING_MS);
+    if (hl_http_stream_send(s, "hello", NULL, "{}") != 0 || !resume) return;
+    ref->catching_up = 1;
+    cJSON *args = cJSON_CreateObject();
+    hl_json_add_int(args, "after", after);
+    hl_json_add_int(args, "limit", WEB_CATCHUP_MAX);
+    web_op op = {"events", args};
+    catchup *cu = hl_calloc(1, sizeof *cu);
+    cu->w = w;
+    cu->serial = ref->serial;
+    web_call(w, &who, &op, 1, s_done_catchup, cu);
 }
 
 /* Every event the dispatcher publishes, after its commit. */
@@ -761,17 +878,30 @@ static void s_on_event(const char *topic, const char *json, void *arg)
 {
     web *w = arg;
     if (!w->streams) return;
-    const char *kind = hl_starts_with(topic, "alert.")    ? "alert"
-                       : hl_starts_with(topic, "ticket.") ? "ticket"
-                       : hl_starts_with(topic, "unit.")   ? "unit"
-                                                          : "event";
-    char *data = hl_sprintf("{\"topic\":\"%s\",\"event\":%s}", topic, json);
+    int64_t seq = s_seq_of(json);
     stream_ref *next;
     for (stream_ref *s = w->streams; s; s = next) {
         next = s->next;
-        hl_http_stream_send(s->s, kind, data);
+        if (!s->catching_up) {
+            s_send_event(s->s, topic, json, seq);
+            continue;
+        }
+        if (s->nheld >= WEB_CATCHUP_MAX) {
+            hl_warn("HTTP: an event stream fell too far behind while catching up; dropped");
+            hl_http_stream_close(s->s);
+            s_stream_closed(s->s, w);
+            continue;
+        }
+        s->held = hl_realloc(s->held, (size_t)(s->nheld + 1) * sizeof *s->held);
+        s->held_seq = hl_realloc(s->held_seq, (size_t)(s->nheld + 1) * sizeof *s->held_seq);
+        /* topic, NUL, json, NUL */
+        size_t tl = strlen(topic), jl = strlen(json);
+        char *both = hl_malloc(tl + jl + 2);
+        memcpy(both, topic, tl + 1);
+        memcpy(both + tl + 1, json, jl + 1);
+        s->held[s->nheld] = both;
+        s->held_seq[s->nheld++] = seq;
     }
-    free(data);
 }
 
 /* ---- the page ---------------------------------------------------------------------------------
@@ -916,7 +1046,7 @@ void web_destroy(web **wp)
     while (w->streams) {
         stream_ref *s = w->streams;
         w->streams = s->next;
-        free(s);
+        s_ref_free(s);
     }
     free(w);
 }

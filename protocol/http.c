@@ -1081,7 +1081,7 @@ hl_http_stream *hl_http_stream_start(hl_http_req *r, void (*on_close)(hl_http_st
     hl_buf_adds(&b, "Content-Type: text/event-stream; charset=utf-8\r\n"
                     "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
     if (r->extra.data) hl_buf_adds(&b, r->extra.data);
-    hl_buf_adds(&b, "Connection: close\r\n\r\n: hotline event stream\n\n");
+    hl_buf_adds(&b, "Connection: close\r\n\r\n: hotline event stream\nretry: 2000\n\n");
     s_req_free(r);
     c->req = NULL;
     c->state = C_STREAM;
@@ -1116,11 +1116,12 @@ static int s_stream_write(hl_http_stream *s, const char *text, size_t len)
     return s_write(c, text, len, 0);
 }
 
-int hl_http_stream_send(hl_http_stream *s, const char *event, const char *data)
+int hl_http_stream_send(hl_http_stream *s, const char *event, const char *id, const char *data)
 {
     hl_buf b;
     hl_buf_init(&b);
     if (event) hl_buf_printf(&b, "event: %.*s\n", (int)strcspn(event, "\r\n"), event);
+    if (id) hl_buf_printf(&b, "id: %.*s\n", (int)strcspn(id, "\r\n"), id);
     const char *p = data ? data : "";
     for (;;) {
         size_t n = strcspn(p, "\r\n");

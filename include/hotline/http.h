@@ -118,16 +118,19 @@ const char *hl_http_status_text(int status);
 
 /* ---- server-sent events ---------------------------------------------------- */
 
-/* Turn the request into an event stream (200, text/event-stream). The
+/* Turn the request into an event stream (200, text/event-stream; the
+ * client is told to reconnect after 2 s when it breaks). The
  * stream lives until the client goes, the server drops it (its queue grew
  * past max_stream_queue: a slow reader never holds the loop back) or
  * hl_http_stream_close; on_close is then called once. Returns NULL (and
  * answers 500) when the client has gone. */
 hl_http_stream *hl_http_stream_start(hl_http_req *r, void (*on_close)(hl_http_stream *s, void *arg),
                                      void *arg);
-/* Queue one event (event may be NULL; data may hold newlines). Returns 0,
- * or -1 when the stream was dropped (on_close has run by then or will). */
-int hl_http_stream_send(hl_http_stream *s, const char *event, const char *data);
+/* Queue one event (event and id may be NULL; data may hold newlines). A
+ * client that reconnects sends the last id it saw as Last-Event-ID.
+ * Returns 0, or -1 when the stream was dropped (on_close has run by then
+ * or will). */
+int hl_http_stream_send(hl_http_stream *s, const char *event, const char *id, const char *data);
 /* A comment line, to keep proxies and the client's timers awake. */
 int hl_http_stream_ping(hl_http_stream *s);
 void hl_http_stream_close(hl_http_stream *s);

@@ -162,9 +162,26 @@ static void test_live_stream(void **state)
     char want[200];
     snprintf(want, sizeof want, "\"no\":\"%s\"", no);
     /* the ticket's creation, then its red flag, as they are committed */
-    assert_true(s_stream_until(s, "event: ticket\ndata: {\"topic\":\"ticket.created.t.a\"", 5000));
+    assert_true(s_stream_until(s, "data: {\"topic\":\"ticket.created.t.a\"", 5000));
+    assert_non_null(strstr(s->buf, "event: ticket\nid: "));
     assert_non_null(strstr(s->buf, want));
-    assert_true(s_stream_until(s, "event: alert\ndata: {\"topic\":\"alert.red.t.a\"", 10000));
+    assert_true(s_stream_until(s, "data: {\"topic\":\"alert.red.t.a\"", 10000));
+    assert_non_null(strstr(s->buf, "event: alert\nid: "));
+    assert_non_null(strstr(s->buf, "retry: 2000"));
+    th_conn_close(&s);
+
+    /* a browser that reconnects gets what it missed since its last id, once,
+     * in order, then the live events */
+    s = th_conn_open(s_port);
+    th_conn_sends(s, "GET /api/stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n\r\n");
+    assert_true(s_stream_until(s, "data: {\"topic\":\"alert.red.t.a\"", 5000));
+    const char *created = strstr(s->buf, "id: 1\ndata: {\"topic\":\"ticket.created.t.a\"");
+    assert_non_null(created);
+    assert_null(strstr(created + 20, "\"topic\":\"ticket.created.t.a\""));
+    char *no2 = s_create(op, 3);
+    snprintf(want, sizeof want, "\"no\":\"%s\"", no2);
+    assert_true(s_stream_until(s, want, 5000));
+    free(no2);
     free(no);
     th_client_destroy(&op);
     th_conn_close(&s);
