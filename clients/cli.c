@@ -134,10 +134,14 @@ int cli_call(cli *c, const char *op, cJSON *args, hl_reply *rep, int print_json)
         c->idem = NULL; /* the key names one state change */
     }
     if (hl_client_call(c->client, op, args, idem, rep) != 0) {
-        fprintf(stderr,
-                "hotline: dispatcher unreachable at %s after %d tries (%d ms each); "
-                "is hotline-dispatcher running there? (see --connect, HOTLINE_CONNECT)\n",
-                hl_client_endpoint(c->client), hl_client_tries(c->client), c->timeout_ms);
+        const char *why = hl_client_error(c->client);
+        if (why)
+            fprintf(stderr, "hotline: no reply from the dispatcher: %s\n", why);
+        else
+            fprintf(stderr,
+                    "hotline: dispatcher unreachable at %s after %d tries (%d ms each); "
+                    "is hotline-dispatcher running there? (see --connect, HOTLINE_CONNECT)\n",
+                    hl_client_endpoint(c->client), hl_client_tries(c->client), c->timeout_ms);
         return CLI_UNREACHABLE;
     }
     if (print_json && c->json) cli_print_raw(c);

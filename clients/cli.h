@@ -6,6 +6,7 @@
 #define HOTLINE_CLI_H
 
 #include "hotline/client.h"
+#include "hotline/curve.h"
 #include "hotline/proto.h"
 #include "hotline/util.h"
 
@@ -35,6 +36,8 @@ typedef struct cli {
     cJSON *catalog; /* the parsed config file, or NULL */
     cJSON *units;   /* the "units" array of the units op, or NULL */
     int units_tried;
+    int curve;          /* secure mode: keys holds the CURVE keys */
+    hl_curve_keys keys; /* for every socket: the DEALER and watch's SUB */
 } cli;
 
 /* ---- one command's arguments --------------------------------------- */
@@ -156,6 +159,7 @@ int cmd_supervise(cli *c, int argc, char **argv);
 int cmd_decide(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_units(cli *c, int argc, char **argv);
+int cmd_keygen(cli *c, int argc, char **argv);
 
 /* A ticket argument: digits only → the numeric id, else the number string. */
 cJSON *cli_ticket_ref(const char *s);

@@ -39,6 +39,8 @@ static const command s_commands[] = {
     {NULL, NULL, 0, NULL},
 };
 
+#define KEYGEN_SYNOPSIS "keygen [--role R [--unit U] [--name N]] [--out PREFIX] [--keys FILE]"
+
 static void s_usage(FILE *f)
 {
     fprintf(f, "usage: hotline [OPTIONS] COMMAND [ARGS]\n"
@@ -51,6 +53,8 @@ static void s_usage(FILE *f)
     fprintf(f, "Managers (the role defaults to manager for these):\n");
     for (const command *k = s_commands; k->name; k++)
         if (k->manager) fprintf(f, "  hotline %s\n", k->synopsis);
+    fprintf(f, "Secure mode (CURVE keys; offline, options after the word keygen):\n"
+               "  hotline " KEYGEN_SYNOPSIS "\n");
     fprintf(f,
             "\n"
             "Options (anywhere on the line):\n"
@@ -64,6 +68,9 @@ static void s_usage(FILE *f)
             "  -q, --quiet      print only ticket numbers (call, list, history)\n"
             "  --timeout MS     wait per try (default %d); --retries N tries (default %d)\n"
             "  --idem KEY       idempotency key of the state change (default: random)\n"
+            "  --key FILE       secure mode: this user's secret key file ($HOTLINE_KEY)\n"
+            "  --server-key K   the dispatcher's public key, a file or the key itself\n"
+            "                   ($HOTLINE_SERVER_KEY); both or neither\n"
             "  --color, --no-color   force ANSI colours on or off (default: on a terminal)\n"
             "  -h, --help, -V, --version\n"
             "\n"
@@ -76,14 +83,14 @@ static void s_usage(FILE *f)
 /* A global option at argv[*i]: consume it (and its value) and return 1;
  * 0 when it is not one; -1 on a missing value. */
 static int s_global(cli *c, int argc, char **argv, int *i, const char **timeout,
-                    const char **retries)
+                    const char **retries, const char **key, const char **server_key)
 {
     static const struct {
         const char *name;
         int has_arg;
-    } g[] = {{"connect", 1}, {"events", 1}, {"role", 1},     {"config", 1},
-             {"json", 0},    {"quiet", 0},  {"timeout", 1},  {"retries", 1},
-             {"idem", 1},    {"color", 0},  {"no-color", 0}, {NULL, 0}};
+    } g[] = {{"connect", 1},  {"events", 1},  {"role", 1},       {"config", 1}, {"json", 0},
+             {"quiet", 0},    {"timeout", 1}, {"retries", 1},    {"idem", 1},   {"color", 0},
+             {"no-color", 0}, {"key", 1},     {"server-key", 1}, {NULL, 0}};
     const char *w = argv[*i];
     if (strcmp(w, "-q") == 0) {
         c->quiet = 1;
@@ -142,6 +149,12 @@ static int s_global(cli *c, int argc, char **argv, int *i, const char **timeout,
         case 10:
             c->color = 0;
             break;
+        case 11:
+            *key = val;
+            break;
+        case 12:
+            *server_key = val;
+            break;
         }
         return 1;
     }
@@ -162,10 +175,14 @@ int main(int argc, char **argv)
     c.timeout_ms = HL_CLIENT_TIMEOUT_DEFAULT;
     c.tries = HL_CLIENT_TRIES_DEFAULT;
 
+    /* keygen works offline and has options of its own (--role worker) */
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0) return cmd_keygen(&c, argc - 1, argv + 1);
+
     /* Global options may stand anywhere; the rest is the command line. */
     char **rest = hl_calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, ended = 0;
     const char *timeout = NULL, *retries = NULL;
+    const char *key = getenv("HOTLINE_KEY"), *server_key = getenv("HOTLINE_SERVER_KEY");
     for (int i = 1; i < argc; i++) {
         if (ended) {
             rest[nrest++] = argv[i];
@@ -187,7 +204,7 @@ int main(int argc, char **argv)
             free(rest);
             return CLI_OK;
         }
-        int g = s_global(&c, argc, argv, &i, &timeout, &retries);
+        int g = s_global(&c, argc, argv, &i, &timeout, &retries, &key, &server_key);
         if (g < 0) {
             free(rest);
             return cli_usage(NULL, "option %s needs a value", argv[i]);
@@ -206,6 +223,29 @@ int main(int argc, char **argv)
         s_usage(stderr);
         goto out;
     }
+    if (strcmp(rest[0], "keygen") == 0) {
+        rc = cli_usage("keygen",
+                       "give keygen first, with only its own options: hotline " KEYGEN_SYNOPSIS);
+        goto out;
+    }
+    if (key && !*key) key = NULL;
+    if (server_key && !*server_key) server_key = NULL;
+    if (!key != !server_key) {
+        rc = cli_usage(NULL,
+                       "secure mode needs both --key FILE (this user's secret key) and "
+                       "--server-key (the dispatcher's public key)%s",
+                       key ? "" : "; HOTLINE_SERVER_KEY without HOTLINE_KEY counts too");
+        goto out;
+    }
+    if (key) {
+        char *err = NULL;
+        if (hl_curve_load(key, server_key, &c.keys, &err) != 0) {
+            rc = cli_usage(NULL, "%s", err);
+            free(err);
+            goto out;
+        }
+        c.curve = 1;
+    }
     const command *k = s_commands;
     while (k->name && strcmp(k->name, rest[0]) != 0)
         k++;
@@ -222,12 +262,14 @@ int main(int argc, char **argv)
     if (rc != CLI_OK) goto out;
     c.client = hl_client_new(c.connect, c.role, NULL, "hotline-console");
     hl_client_set_timeout(c.client, c.timeout_ms, c.tries);
+    if (c.curve) hl_client_set_curve(c.client, &c.keys);
     rc = k->fn(&c, nrest, rest);
 out:
     hl_client_destroy(&c.client);
     cJSON_Delete(c.catalog);
     cJSON_Delete(c.units);
     free(rest);
+    memset(&c.keys, 0, sizeof c.keys);
     fflush(stdout);
     return rc;
 }

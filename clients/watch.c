@@ -367,6 +367,11 @@ int cmd_watch(cli *c, int argc, char **argv)
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0); /* all: seq gaps show only on the full feed */
+    if (c->curve && hl_curve_apply(sub, &c->keys) != 0) {
+        rc = cli_usage("watch", "cannot use the CURVE keys on the events socket: %s",
+                       zmq_strerror(errno));
+        goto out;
+    }
     char monep[64];
     snprintf(monep, sizeof monep, "inproc://hotline-watch-%p", (void *)&w);
     zmq_socket_monitor(sub, monep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);

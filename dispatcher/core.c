@@ -25,6 +25,7 @@ struct core {
     core_session **workers;     /* per unit: its worker sessions */
     unsigned char *online;      /* per unit: announced online */
     unsigned char *online_save; /* at core_begin */
+    int secure;                 /* CURVE: sessions belong to keys */
     hl_ms wake;                 /* the earliest next_check written in this batch */
     char err[600];
 };
@@ -35,6 +36,7 @@ typedef struct req_ctx {
     const hl_config *cfg;
     store *st;
     core_session *s;
+    const core_principal *who; /* secure mode: the key's principal */
     hl_request *req;
     const cJSON *args;
     hl_ms now;
@@ -643,6 +645,17 @@ static void s_result_ticket(req_ctx *x, const ticket *t)
 /* ---- session ops
  * ------------------------------------------------------------------------------------ */
 
+/* "worker of zc.jiayue (贾悦镇工作站)", "operator", for messages. */
+static void s_principal_text(const hl_config *cfg, int role, int unit, const char *name, char *buf,
+                             size_t size)
+{
+    int n = snprintf(buf, size, "%s", hl_role_name(role));
+    if (unit >= 0 && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, " of %s", cfg->units[unit].id);
+    if (name && *name && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " (%s)", name);
+}
+
 static hl_err s_op_hello(req_ctx *x, const void *peer, size_t peerlen)
 {
     int role = hl_role_parse(s_arg_str(x, "role"));
@@ -652,12 +665,25 @@ static hl_err s_op_hello(req_ctx *x, const void *peer, size_t peerlen)
     if (role == HL_ROLE_WORKER && !unit)
         return s_fail(x, HL_E_BAD_REQUEST, "unit: a worker must name its unit");
     if (unit && (u = hl_config_unit(x->cfg, unit)) < 0) return s_unknown_unit(x, "unit", unit);
+    const core_principal *who = x->c->secure ? x->who : NULL;
+    if (who && (role != who->role || (unit && u != who->unit))) {
+        char has[200], asked[200];
+        s_principal_text(x->cfg, who->role, who->unit, who->name, has, sizeof has);
+        s_principal_text(x->cfg, role, u, NULL, asked, sizeof asked);
+        return s_fail(x, HL_E_FORBIDDEN,
+                      "this key belongs to %s; it cannot say hello as %s (use the key issued "
+                      "for that role and unit)",
+                      has, asked);
+    }
     core_session *s = s_session(x->c, peer, peerlen);
     if (!s) s = s_session_new(x->c, peer, peerlen);
     s_unlink_worker(x->c, s);
     s->role = role;
-    s->unit = u;
+    s->unit = who ? who->unit : u;
+    /* in secure mode the keys file names the actor, not what hello claims */
+    if (who && who->name && *who->name) client = who->name;
     hl_strlcpy(s->client, client ? client : "", sizeof s->client);
+    hl_strlcpy(s->curve_key, who ? who->key : "", sizeof s->curve_key);
     s->last_seen = x->now;
     s_link_worker(x->c, s);
     x->s = s;
@@ -1649,21 +1675,48 @@ static int s_idem_replay(req_ctx *x, core_reply *rep, hl_err *e)
     return 1;
 }
 
+void core_set_secure(core *c, int on)
+{
+    c->secure = on;
+}
+
 void core_handle(core *c, const void *peer, size_t peerlen, const void *frame, size_t len,
                  core_reply *rep, core_outq *out)
+{
+    core_handle_as(c, peer, peerlen, NULL, frame, len, rep, out);
+}
+
+void core_handle_as(core *c, const void *peer, size_t peerlen, const core_principal *who,
+                    const void *frame, size_t len, core_reply *rep, core_outq *out)
 {
     memset(rep, 0, sizeof *rep);
     hl_request req;
     req_ctx x = {.c = c, .cfg = c->cfg, .st = c->st, .out = out, .out_start = out->n};
     x.now = hl_now();
+    x.who = c->secure ? who : NULL;
     hl_err e =
         hl_request_parse(frame, len, c->cfg->dispatcher.max_message, &req, x.msg, sizeof x.msg);
     x.req = &req;
     x.args = req.root;
     if (req.id) rep->re = hl_strdup(req.id);
     x.s = s_session(c, peer, peerlen);
+    /* A session belongs to the key that said hello: a routing id taken
+     * over by another key, or a key whose entry changed or went, starts
+     * without one. */
+    if (c->secure && x.s &&
+        (!who || strcmp(x.s->curve_key, who->key) != 0 || x.s->role != who->role ||
+         x.s->unit != who->unit)) {
+        s_session_drop(c, x.s);
+        x.s = NULL;
+    }
     if (x.s) s_actor(&x);
     if (e != HL_OK) goto done;
+    if (c->secure && !who) {
+        e = s_fail(&x, HL_E_FORBIDDEN,
+                   "the key of this connection is no longer admitted: it was removed from the "
+                   "dispatcher's keys file after the connection was made");
+        goto done;
+    }
     int is_hello = strcmp(req.op, "hello") == 0;
     if (!is_hello && (!x.s || !x.s->role)) {
         e = s_fail(&x, HL_E_FORBIDDEN,

@@ -15,6 +15,15 @@
 
 typedef struct core core;
 
+/* Secure mode: who a client's CURVE public key belongs to, from the keys
+ * file (dispatcher/auth.c). */
+typedef struct core_principal {
+    const char *key;  /* the Z85 public key, 40 characters */
+    int role;         /* HL_ROLE_* */
+    int unit;         /* unit index, -1 when none */
+    const char *name; /* may be empty */
+} core_principal;
+
 /* A peer that said hello. */
 typedef struct core_session {
     char *key; /* the peer key (the ROUTER routing id) */
@@ -22,6 +31,7 @@ typedef struct core_session {
     int role; /* HL_ROLE_* */
     int unit; /* unit index, -1 when none */
     char client[260];
+    char curve_key[41]; /* secure mode: the public key it said hello with */
     hl_ms last_seen;
     struct core_session *prev, *next; /* the worker sessions of one unit */
 } core_session;
@@ -67,6 +77,17 @@ const char *core_errmsg(const core *c);
 /* Handle one request frame from a peer, inside a batch. */
 void core_handle(core *c, const void *peer, size_t peerlen, const void *frame, size_t len,
                  core_reply *rep, core_outq *out);
+
+/* Secure mode (DESIGN §8): every request comes with the principal of the
+ * key its connection authenticated with, hello must agree with it, and a
+ * session belongs to that key alone. */
+void core_set_secure(core *c, int on);
+/* core_handle for a request whose connection authenticated as who; NULL
+ * when its key is no longer admitted (removed from the keys file since the
+ * handshake): the request is refused and the session forgotten. who is
+ * ignored outside secure mode. */
+void core_handle_as(core *c, const void *peer, size_t peerlen, const core_principal *who,
+                    const void *frame, size_t len, core_reply *rep, core_outq *out);
 /* Periodic work inside a batch: units whose workers went silent go
  * offline (events). */
 void core_tick(core *c, core_outq *out);

@@ -1,6 +1,7 @@
 /* main.c — hotline-dispatcher: command line, configuration, start-up and
  * shutdown. Owns the process; the work is done by the modules it starts
  * (store, core, server). */
+#include "auth.h"
 #include "core.h"
 #include "server.h"
 #include "store.h"
@@ -36,6 +37,10 @@ static void s_usage(FILE *f)
             "      --check         validate the configuration, print a summary, exit\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
+            "\n"
+            "With security.curve true (secure mode) both sockets use CURVE, clients are\n"
+            "admitted by their keys (security.clients), and SIGHUP reloads that keys file.\n"
+            "Without it only loopback addresses may be bound.\n"
             "\n"
             "Exit status: 0 stopped by SIGTERM/SIGINT or --check passed; 1 runtime failure;\n"
             "2 usage error or invalid configuration.\n");
@@ -73,13 +78,7 @@ static int s_make_parent(const char *path, char **err)
 /* Without CURVE only this machine may connect. */
 static int s_check_security(const hl_config *cfg, const char *front, const char *events)
 {
-    if (cfg->security.curve) {
-        hl_error("%s: security.curve is true, but secure mode (CURVE with ZAP) is not available "
-                 "in this version of hotline-dispatcher; set it to false and use loopback "
-                 "addresses",
-                 cfg->path);
-        return -1;
-    }
+    if (cfg->security.curve) return 0;
     const char *eps[] = {front, events};
     const char *names[] = {"front", "events"};
     for (int i = 0; i < 2; i++) {
@@ -217,10 +216,30 @@ int main(int argc, char **argv)
         hl_config_destroy(&cfg);
         return 2;
     }
+    auth *au = NULL;
+    if (cfg->security.curve) {
+        au = auth_new(cfg, &errors);
+        if (!au) {
+            fputs(errors, stderr);
+            free(errors);
+            hl_config_destroy(&cfg);
+            return 2;
+        }
+    }
     if (check) {
         char *summary = hl_config_summary(cfg);
         fputs(summary, stdout);
         free(summary);
+        if (au) {
+            char keys[160];
+            auth_summary(au, keys, sizeof keys);
+            printf("secure mode: CURVE; the dispatcher's public key is %s\n"
+                   "keys file %s: %s\n",
+                   auth_public_key(au), cfg->security.clients, keys);
+        } else {
+            printf("development mode: no CURVE, loopback addresses only\n");
+        }
+        auth_destroy(&au);
         hl_config_destroy(&cfg);
         return 0;
     }
@@ -242,7 +261,8 @@ int main(int argc, char **argv)
     if (cfg->dispatcher.max_db_pages > 0 && s_apply_db_cap(st, cfg->dispatcher.max_db_pages) != 0)
         goto out;
     cr = core_new(cfg, st);
-    sv = server_new(uv_default_loop(), cfg, cr, front, events, &err);
+    core_set_secure(cr, au != NULL);
+    sv = server_new(uv_default_loop(), cfg, cr, au, front, events, &err);
     if (!sv) goto out;
     if (http && !(wb = web_new(uv_default_loop(), cfg, sv, http, &err))) goto out;
     /* not a reason to keep the loop running: the server's handles are */
@@ -262,6 +282,7 @@ out:
     }
     web_destroy(&wb);
     server_destroy(&sv);
+    auth_destroy(&au);
     core_destroy(&cr);
     store_close(&st);
     uv_loop_close(uv_default_loop());

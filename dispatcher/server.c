@@ -4,6 +4,8 @@
  * order. Must not interpret requests: that is core's job. */
 #include "server.h"
 
+#include "auth.h"
+
 #include "hotline/proto.h"
 #include "hotline/util.h"
 #include "hotline/zloop.h"
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 /* A request of the current batch, waiting for the commit. */
@@ -25,10 +28,12 @@ struct server {
     uv_loop_t *loop;
     const hl_config *cfg;
     core *core;
+    auth *auth; /* secure mode; NULL in development mode */
     void *ctx, *front, *pub;
+    char events_ep[256]; /* as bound (the port resolved), for binding again */
     hl_zwatch *watch;
-    uv_timer_t tick, purge;
-    uv_signal_t sigterm, sigint;
+    uv_timer_t tick, purge, rebind;
+    uv_signal_t sigterm, sigint, sighup;
     int stopping;
     int handles; /* timers and signals initialised */
     core_outq out;
@@ -181,6 +186,11 @@ static void s_on_front(hl_zwatch *w, void *sock, void *arg)
             snprintf(msg, sizeof msg, "the database is unavailable: %s; nothing was applied",
                      core_errmsg(sv->core));
             p->rep.text = hl_reply_error(NULL, HL_E_INTERNAL, msg);
+        } else if (sv->auth) {
+            /* the ZAP handler gave the client's public key as its User-Id */
+            const core_principal *who = auth_lookup(sv->auth, zmq_msg_gets(&m, "User-Id"));
+            core_handle_as(sv->core, p->key, p->keylen, who, zmq_msg_data(&m), zmq_msg_size(&m),
+                           &p->rep, &sv->out);
         } else {
             core_handle(sv->core, p->key, p->keylen, zmq_msg_data(&m), zmq_msg_size(&m), &p->rep,
                         &sv->out);
@@ -315,6 +325,72 @@ static void s_on_purge(uv_timer_t *t)
     }
 }
 
+/* Bind the events socket again, so that every subscriber reconnects and
+ * goes through the ZAP handler anew: a PUB socket cannot drop one peer.
+ * The old listener closes asynchronously, so the port may stay busy for a
+ * moment. Returns 0 when bound. */
+static int s_events_bind_again(server *sv)
+{
+    int64_t end = hl_mono_ms() + 2000;
+    for (;;) {
+        if (zmq_bind(sv->pub, sv->events_ep) == 0) {
+            hl_info("events socket bound again to %s: subscribers reconnect and present their "
+                    "keys again",
+                    sv->events_ep);
+            return 0;
+        }
+        int err = zmq_errno();
+        if (err != EADDRINUSE || hl_mono_ms() >= end) {
+            hl_error("cannot bind the events socket to %s again: %s; retrying every second, "
+                     "events are not published meanwhile (clients catch up with the events op)",
+                     sv->events_ep, zmq_strerror(err));
+            return -1;
+        }
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void s_on_rebind(uv_timer_t *t)
+{
+    server *sv = t->data;
+    if (sv->stopping || zmq_bind(sv->pub, sv->events_ep) != 0) return;
+    hl_info("events socket bound again to %s", sv->events_ep);
+    uv_timer_stop(&sv->rebind);
+}
+
+static void s_on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    server *sv = h->data;
+    if (sv->stopping) return;
+    if (!sv->auth) return; /* no keys file in development mode */
+    hl_info("SIGHUP: reloading the keys file %s", sv->cfg->security.clients);
+    int dropped = 0;
+    char *err = NULL;
+    if (auth_reload(sv->auth, &dropped, &err) != 0) {
+        /* err holds one line per reason */
+        size_t n = strlen(err);
+        while (n && err[n - 1] == '\n')
+            err[--n] = '\0';
+        hl_error("the keys file was not reloaded; the keys loaded before stay in force:\n%s", err);
+        free(err);
+        return;
+    }
+    /* Connections on the front socket are checked at every request, so a
+     * removed key is refused from its next request on. Subscribers are
+     * checked only at the handshake: make them all reconnect. */
+    if (dropped && !uv_is_active((uv_handle_t *)&sv->rebind)) {
+        if (zmq_unbind(sv->pub, sv->events_ep) != 0) {
+            hl_error("cannot unbind the events socket from %s: %s; subscribers with removed "
+                     "keys keep receiving until they reconnect",
+                     sv->events_ep, zmq_strerror(zmq_errno()));
+        } else if (s_events_bind_again(sv) != 0) {
+            uv_timer_start(&sv->rebind, s_on_rebind, 1000, 1000);
+        }
+    }
+}
+
 static void s_on_signal(uv_signal_t *h, int signum)
 {
     server *sv = h->data;
@@ -324,16 +400,20 @@ static void s_on_signal(uv_signal_t *h, int signum)
     /* every batch is committed before its callback returns, so stopping
      * the handles is all there is to do */
     hl_zwatch_destroy(&sv->watch);
+    if (sv->auth) auth_stop(sv->auth);
     uv_timer_stop(&sv->tick);
     uv_timer_stop(&sv->purge);
+    uv_timer_stop(&sv->rebind);
     uv_timer_stop(&sv->deadline);
     uv_idle_stop(&sv->catchup);
     uv_close((uv_handle_t *)&sv->deadline, NULL);
     uv_close((uv_handle_t *)&sv->catchup, NULL);
     uv_close((uv_handle_t *)&sv->tick, NULL);
     uv_close((uv_handle_t *)&sv->purge, NULL);
+    uv_close((uv_handle_t *)&sv->rebind, NULL);
     uv_close((uv_handle_t *)&sv->sigterm, NULL);
     uv_close((uv_handle_t *)&sv->sigint, NULL);
+    uv_close((uv_handle_t *)&sv->sighup, NULL);
 }
 
 /* ---- requests from inside the process ---------------------------------------------- */
@@ -366,21 +446,24 @@ void server_on_event(server *sv, void (*fn)(const char *topic, const char *json,
 
 /* ---- set-up ----------------------------------------------------------------------------- */
 
-static int s_bind(void *sock, const char *ep, const char *what, char **err)
+/* Bind; last (may be NULL) receives the endpoint as bound. */
+static int s_bind(void *sock, const char *ep, const char *what, int secure, char *last,
+                  size_t lastsize, char **err)
 {
     if (zmq_bind(sock, ep) != 0) {
         *err =
             hl_sprintf("cannot bind the %s socket to %s: %s", what, ep, zmq_strerror(zmq_errno()));
         return -1;
     }
-    char last[256];
-    size_t len = sizeof last;
-    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &len) == 0)
-        hl_info("%s socket bound to %s", what, last);
+    char buf[256];
+    size_t len = sizeof buf;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, buf, &len) != 0) hl_strlcpy(buf, ep, sizeof buf);
+    hl_info("%s socket bound to %s%s", what, buf, secure ? " (CURVE)" : "");
+    if (last) hl_strlcpy(last, buf, lastsize);
     return 0;
 }
 
-server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *front,
+server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, auth *a, const char *front,
                    const char *events, char **err)
 {
     server *sv = hl_calloc(1, sizeof *sv);
@@ -390,8 +473,23 @@ server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *f
     sv->pend = hl_calloc(SERVER_BATCH, sizeof *sv->pend);
     core_outq_init(&sv->out);
     sv->ctx = zmq_ctx_new();
+    /* The ZAP handler first: a CURVE socket that binds while no handler
+     * listens admits every key. */
+    if (a && auth_start(a, sv->ctx, loop, err) != 0) {
+        server_destroy(&sv);
+        return NULL;
+    }
+    sv->auth = a;
     sv->front = zmq_socket(sv->ctx, ZMQ_ROUTER);
     sv->pub = zmq_socket(sv->ctx, ZMQ_PUB);
+    if (a && (auth_secure_socket(a, sv->front, AUTH_DOMAIN_FRONT, err) != 0 ||
+              auth_secure_socket(a, sv->pub, AUTH_DOMAIN_EVENTS, err) != 0)) {
+        server_destroy(&sv);
+        return NULL;
+    }
+    if (a && (auth_monitor(a, sv->ctx, loop, sv->front, AUTH_DOMAIN_FRONT) != 0 ||
+              auth_monitor(a, sv->ctx, loop, sv->pub, AUTH_DOMAIN_EVENTS) != 0))
+        hl_warn("cannot monitor the CURVE handshakes: failed ones will not be logged");
     int one = 1, zero = 0, hwm = 100000;
     zmq_setsockopt(sv->front, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(sv->front, ZMQ_LINGER, &zero, sizeof zero);
@@ -402,8 +500,9 @@ server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *f
      * for it; the rest are dropped, and it catches up from the event log */
     int pub_hwm = SERVER_EVENTS_HWM;
     zmq_setsockopt(sv->pub, ZMQ_SNDHWM, &pub_hwm, sizeof pub_hwm);
-    if (s_bind(sv->front, front, "front", err) != 0 ||
-        s_bind(sv->pub, events, "events", err) != 0) {
+    if (s_bind(sv->front, front, "front", a != NULL, NULL, 0, err) != 0 ||
+        s_bind(sv->pub, events, "events", a != NULL, sv->events_ep, sizeof sv->events_ep, err) !=
+            0) {
         server_destroy(&sv);
         return NULL;
     }
@@ -415,13 +514,16 @@ server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *f
     }
     uv_timer_init(loop, &sv->tick);
     uv_timer_init(loop, &sv->purge);
+    uv_timer_init(loop, &sv->rebind);
+    sv->rebind.data = sv;
     uv_timer_init(loop, &sv->deadline);
     uv_idle_init(loop, &sv->catchup);
     sv->deadline.data = sv->catchup.data = sv;
     sv->tick.data = sv->purge.data = sv;
     uv_signal_init(loop, &sv->sigterm);
     uv_signal_init(loop, &sv->sigint);
-    sv->sigterm.data = sv->sigint.data = sv;
+    uv_signal_init(loop, &sv->sighup);
+    sv->sigterm.data = sv->sigint.data = sv->sighup.data = sv;
     sv->handles = 1;
     return sv;
 }
@@ -433,6 +535,7 @@ int server_run(server *sv)
     uv_timer_start(&sv->purge, s_on_purge, 1000, 3600 * 1000);
     uv_signal_start(&sv->sigterm, s_on_signal, SIGTERM);
     uv_signal_start(&sv->sigint, s_on_signal, SIGINT);
+    uv_signal_start(&sv->sighup, s_on_sighup, SIGHUP);
     /* restart resumes the deadlines from the index: no scan of open tickets */
     s_deadline_arm(sv);
     hl_info("serving");
@@ -452,8 +555,11 @@ void server_destroy(server **svp)
         uv_close((uv_handle_t *)&sv->catchup, NULL);
         uv_close((uv_handle_t *)&sv->sigterm, NULL);
         uv_close((uv_handle_t *)&sv->sigint, NULL);
+        uv_close((uv_handle_t *)&sv->rebind, NULL);
+        uv_close((uv_handle_t *)&sv->sighup, NULL);
     }
     if (sv->watch) hl_zwatch_destroy(&sv->watch);
+    if (sv->auth) auth_stop(sv->auth);
     uv_run(sv->loop, UV_RUN_NOWAIT); /* let closing handles finish */
     for (size_t i = 0; i < sv->npend; i++)
         core_reply_free(&sv->pend[i].rep);
@@ -461,6 +567,8 @@ void server_destroy(server **svp)
     core_outq_free(&sv->out);
     if (sv->front) zmq_close(sv->front);
     if (sv->pub) zmq_close(sv->pub);
+    /* the ZAP handler goes last: without it libzmq would admit any key */
+    if (sv->auth) auth_close(sv->auth);
     if (sv->ctx) zmq_ctx_term(sv->ctx);
     free(sv);
 }

@@ -4,6 +4,7 @@
 #ifndef HOTLINE_SERVER_H
 #define HOTLINE_SERVER_H
 
+#include "auth.h"
 #include "core.h"
 
 #include "hotline/config.h"
@@ -24,9 +25,11 @@ typedef struct server server;
  * memory and never slows the dispatcher. */
 #define SERVER_EVENTS_HWM 10000
 
-/* Bind both sockets. Returns NULL and sets *err (caller frees) when an
- * endpoint cannot be bound. cfg and c are borrowed. */
-server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, const char *front,
+/* Bind both sockets. With a (secure mode) the ZAP handler starts first and
+ * both sockets speak CURVE; SIGHUP then reloads the keys file. Returns
+ * NULL and sets *err (caller frees) when an endpoint cannot be bound. cfg,
+ * c and a are borrowed. */
+server *server_new(uv_loop_t *loop, const hl_config *cfg, core *c, auth *a, const char *front,
                    const char *events, char **err);
 /* Serve until SIGTERM or SIGINT; returns 0 after a clean stop. */
 int server_run(server *sv);

@@ -2,11 +2,14 @@
  * request in flight, retries on a new socket with the same id and idem.
  * Owns its ZeroMQ context and socket; knows nothing of what the ops mean. */
 #include "hotline/client.h"
+#include "hotline/curve.h"
 #include "hotline/timefmt.h"
 #include "hotline/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +21,18 @@
 struct hl_client {
     void *ctx;
     void *sock;
+    void *mon; /* the socket's handshake events */
     char *endpoint, *role, *unit, *name;
     int timeout_ms, tries;
     int said_hello;
     cJSON *hello;
     unsigned next_id;
+    unsigned gen; /* sockets opened, for unique monitor endpoints */
     char *raw;
+    int curve;
+    hl_curve_keys keys;
+    char *why; /* what the handshake told us, when no reply came */
+    int fatal; /* retrying cannot help (the key was refused) */
 };
 
 hl_client *hl_client_new(const char *endpoint, const char *role, const char *unit, const char *name)
@@ -42,8 +51,13 @@ hl_client *hl_client_new(const char *endpoint, const char *role, const char *uni
 
 static void s_close(hl_client *c)
 {
-    if (c->sock) zmq_close(c->sock);
+    if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->sock);
+    }
+    if (c->mon) zmq_close(c->mon);
     c->sock = NULL;
+    c->mon = NULL;
     c->said_hello = 0;
     cJSON_Delete(c->hello);
     c->hello = NULL;
@@ -60,8 +74,25 @@ void hl_client_destroy(hl_client **cp)
     free(c->unit);
     free(c->name);
     free(c->raw);
+    free(c->why);
+    memset(&c->keys, 0, sizeof c->keys);
     free(c);
     *cp = NULL;
+}
+
+void hl_client_set_curve(hl_client *c, const hl_curve_keys *keys)
+{
+    s_close(c); /* the keys apply from the next socket on */
+    c->curve = keys != NULL;
+    if (keys)
+        c->keys = *keys;
+    else
+        memset(&c->keys, 0, sizeof c->keys);
+}
+
+const char *hl_client_error(const hl_client *c)
+{
+    return c->why;
 }
 
 void hl_client_set_timeout(hl_client *c, int timeout_ms, int tries)
@@ -107,13 +138,30 @@ void hl_client_new_idem(char out[33])
         snprintf(out + 2 * i, 3, "%02x", r[i]);
 }
 
-/* A socket of our own; connecting never fails for a well-formed endpoint. */
+/* A socket of our own; connecting never fails for a well-formed endpoint.
+ * A monitor reports a failed handshake, which would otherwise look like a
+ * dispatcher that does not answer. */
 static int s_open(hl_client *c)
 {
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!c->sock) hl_panic("zmq_socket: %s", zmq_strerror(errno));
     int linger = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (c->curve && hl_curve_apply(c->sock, &c->keys) != 0)
+        hl_panic("cannot set the CURVE keys: %s", zmq_strerror(errno));
+    char monep[64];
+    snprintf(monep, sizeof monep, "inproc://hl-client-%p-%u", (void *)c, ++c->gen);
+    if (zmq_socket_monitor(c->sock, monep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        c->mon = zmq_socket(c->ctx, ZMQ_PAIR);
+        if (c->mon) zmq_setsockopt(c->mon, ZMQ_LINGER, &linger, sizeof linger);
+        if (c->mon && zmq_connect(c->mon, monep) != 0) {
+            zmq_close(c->mon);
+            c->mon = NULL;
+        }
+    }
     if (zmq_connect(c->sock, c->endpoint) != 0) {
         hl_error("cannot connect to %s: %s", c->endpoint, zmq_strerror(errno));
         zmq_close(c->sock);
@@ -123,9 +171,74 @@ static int s_open(hl_client *c)
     return 0;
 }
 
+static void s_why(hl_client *c, int fatal, const char *fmt, ...) HL_PRINTF(3, 4);
+static void s_why(hl_client *c, int fatal, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    free(c->why);
+    c->why = hl_vsprintf(fmt, ap);
+    va_end(ap);
+    c->fatal = fatal;
+}
+
+/* Read the monitor's events; returns -1 when one means that no reply will
+ * ever come on this socket (the key refused, CURVE on one side only). */
+static int s_monitor(hl_client *c)
+{
+    int rc = 0;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return rc;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&m) >= 6) {
+            memcpy(&event, zmq_msg_data(&m), 2);
+            memcpy(&value, (char *)zmq_msg_data(&m) + 2, 4);
+        }
+        int more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* the endpoint frame */
+            zmq_msg_init(&m);
+            more = zmq_msg_recv(&m, c->mon, 0) >= 0 && zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            s_why(c, 1,
+                  "the dispatcher at %s refused this client's key (status %u): its public key "
+                  "%s is not in the dispatcher's keys file; ask its administrator to add it",
+                  c->endpoint, (unsigned)value, c->keys.public_key);
+            rc = -1;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                   value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+            if (c->curve)
+                s_why(c, 1,
+                      "the dispatcher at %s does not use CURVE (development mode): leave out "
+                      "the key options",
+                      c->endpoint);
+            else
+                s_why(c, 1,
+                      "the dispatcher at %s is in secure mode (CURVE): give this client's key "
+                      "and the dispatcher's public key (--key FILE --server-key FILE)",
+                      c->endpoint);
+            rc = -1;
+        } else if (c->curve) {
+            /* the server could not open our hello: not its key, most likely */
+            s_why(c, 0,
+                  "the CURVE handshake with %s failed: is the server key the dispatcher's "
+                  "public key?",
+                  c->endpoint);
+        }
+    }
+}
+
 /* Send text and wait up to the timeout for the reply to id (or one with
  * "re": null: only one request is in flight on this socket). 0 with c->raw
- * and *rep set, or -1 on timeout. */
+ * and *rep set, or -1 on timeout or a failed handshake. */
 static int s_exchange(hl_client *c, const char *text, const char *id, hl_reply *rep)
 {
     if (zmq_send(c->sock, text, strlen(text), ZMQ_DONTWAIT) < 0 && errno != EAGAIN) return -1;
@@ -133,10 +246,12 @@ static int s_exchange(hl_client *c, const char *text, const char *id, hl_reply *
     for (;;) {
         int64_t left = end - hl_mono_ms();
         if (left <= 0) return -1;
-        zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&it, 1, (long)left);
+        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(it, c->mon ? 2 : 1, (long)left);
         if (n < 0 && errno == EINTR) return -1;
         if (n <= 0) continue;
+        if (c->mon && (it[1].revents & ZMQ_POLLIN) && s_monitor(c) < 0) return -1;
+        if (!(it[0].revents & ZMQ_POLLIN)) continue;
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
@@ -203,7 +318,10 @@ int hl_client_call(hl_client *c, const char *op, cJSON *args, const char *idem, 
     snprintf(id, sizeof id, "c%d-%u", (int)getpid(), ++c->next_id);
     char *text = hl_request_build(id, op, args);
     int rc = -1;
-    for (int attempt = 1; attempt <= c->tries; attempt++) {
+    free(c->why);
+    c->why = NULL;
+    c->fatal = 0;
+    for (int attempt = 1; attempt <= c->tries && !c->fatal; attempt++) {
         if (attempt > 1) s_backoff(attempt - 1);
         if (!c->sock && s_open(c) < 0) continue;
         int fresh = 0;

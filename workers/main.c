@@ -23,6 +23,7 @@ static void s_usage(FILE *f)
     fprintf(f,
             "usage: hotline-worker --unit ID --connect ENDPOINT [--db PATH]\n"
             "                      [--console | --auto POLICY] [--name NAME]\n"
+            "                      [--key FILE --server-key FILE|KEY]\n"
             "                      [--http ADDR [--http-token FILE]]\n"
             "\n"
             "The agent of one unit (town, grid station, department) of the 12345 hotline:\n"
@@ -39,6 +40,8 @@ static void s_usage(FILE *f)
             "      --http ADDR        serve the handheld page on host:port (loopback only\n"
             "                         unless --http-token is given)\n"
             "      --http-token FILE  a file holding the bearer token phones must send\n"
+            "      --key FILE         secure mode: this worker's secret key file (mode 0600)\n"
+            "      --server-key K     the dispatcher's public key: its .key file or the key\n"
             "  -h, --help             this text\n"
             "  -V, --version          print the version\n"
             "\n"
@@ -143,11 +146,12 @@ int main(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},   {"console", no_argument, NULL, 'C'},
         {"auto", required_argument, NULL, 'a'}, {"name", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'V'},
+        {"key", required_argument, NULL, 'k'},  {"server-key", required_argument, NULL, 's'},
         {"http", required_argument, NULL, 'H'}, {"http-token", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *unit = NULL, *endpoint = NULL, *db = NULL, *policy = NULL, *name = NULL;
-    const char *http = NULL, *http_token = NULL;
+    const char *key = NULL, *server_key = NULL, *http = NULL, *http_token = NULL;
     int use_console = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":u:c:n:hV", opts, NULL)) != -1) {
@@ -158,6 +162,8 @@ int main(int argc, char **argv)
         case 'C': use_console = 1; break;
         case 'a': policy = optarg; break;
         case 'n': name = optarg; break;
+        case 'k': key = optarg; break;
+        case 's': server_key = optarg; break;
         case 'H': http = optarg; break;
         case 'T': http_token = optarg; break;
         case 'h': s_usage(stdout); return 0;
@@ -178,6 +184,18 @@ int main(int argc, char **argv)
     char err[256];
     if (policy && auto_policy_parse(policy, &pol, err, sizeof err) != 0)
         return s_bad_usage("%s", err);
+    if (!key != !server_key)
+        return s_bad_usage("%s", "secure mode needs both --key FILE (this worker's secret key) "
+                                 "and --server-key (the dispatcher's public key)");
+    hl_curve_keys keys;
+    if (key) {
+        char *kerr = NULL;
+        if (hl_curve_load(key, server_key, &keys, &kerr) != 0) {
+            fprintf(stderr, "hotline-worker: %s\n", kerr);
+            free(kerr);
+            return 2;
+        }
+    }
 
     char *token = NULL;
     if (http_token && !http) return s_bad_usage("%s", "--http-token goes with --http ADDR");
@@ -222,8 +240,12 @@ int main(int argc, char **argv)
     char *client = name ? hl_strdup(name) : hl_sprintf("hotline-worker/%s", HL_VERSION);
     w.agent = agent_new(&w.loop, w.zctx, w.store, endpoint, unit, client);
     free(client);
-    hl_info("unit %s, store %s, dispatcher %s, %s", unit, dbpath, endpoint,
-            use_console ? "console" : policy ? "auto" : "passive");
+    if (key) {
+        sess_set_curve(agent_sess(w.agent), &keys);
+        memset(&keys, 0, sizeof keys);
+    }
+    hl_info("unit %s, store %s, dispatcher %s, %s%s", unit, dbpath, endpoint,
+            use_console ? "console" : policy ? "auto" : "passive", key ? ", CURVE" : "");
     free(dbpath);
     if (use_console) {
         w.con = con_new(&w.loop, w.agent, s_con_exit, &w);

@@ -9,6 +9,7 @@
  * connection at once; three heartbeats without any reply catch the rest. */
 #include "session.h"
 
+#include "hotline/curve.h"
 #include "hotline/map.h"
 #include "hotline/timefmt.h"
 #include "hotline/util.h"
@@ -49,6 +50,8 @@ struct sess {
     char *client;
     sess_hooks hooks;
     void *arg;
+    int curve;          /* secure mode: every socket uses keys */
+    hl_curve_keys keys;
 
     sess_state state;
     sess_conn cur;
@@ -291,7 +294,11 @@ static void s_mon_cb(hl_zwatch *w, void *sock, void *arg)
             break;
         }
         uint16_t event = 0;
-        if (zmq_msg_size(&m) >= 2) memcpy(&event, zmq_msg_data(&m), 2);
+        uint32_t value = 0;
+        if (zmq_msg_size(&m) >= 6) {
+            memcpy(&event, zmq_msg_data(&m), 2);
+            memcpy(&value, (char *)zmq_msg_data(&m) + 2, 4);
+        }
         int more = zmq_msg_more(&m);
         zmq_msg_close(&m);
         while (more) { /* the endpoint frame */
@@ -302,6 +309,35 @@ static void s_mon_cb(hl_zwatch *w, void *sock, void *arg)
         }
         if (event == ZMQ_EVENT_DISCONNECTED) {
             s_go_down(s, "the dispatcher closed the connection");
+            break;
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            hl_error("the dispatcher at %s refused this worker's key (status %u): its public key "
+                     "%s is not in the dispatcher's keys file; ask its administrator to add it",
+                     s->endpoint, (unsigned)value, s->keys.public_key);
+            s_go_down(s, "the dispatcher refused this worker's key");
+            break;
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+            value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+            if (s->curve)
+                hl_error("the dispatcher at %s does not use CURVE (development mode): leave out "
+                         "--key and --server-key",
+                         s->endpoint);
+            else
+                hl_error("the dispatcher at %s is in secure mode (CURVE): give --key FILE (this "
+                         "worker's secret key) and --server-key FILE (the dispatcher's public "
+                         "key)",
+                         s->endpoint);
+            s_go_down(s, "CURVE on one side only");
+            break;
+        }
+        if (s->curve && (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                         event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
+            hl_error("the CURVE handshake with %s failed: is --server-key the dispatcher's "
+                     "public key?",
+                     s->endpoint);
+            s_go_down(s, "the CURVE handshake failed");
             break;
         }
     }
@@ -335,9 +371,16 @@ static void s_attempt(sess *s)
     if (!c.sock) hl_fatal("cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
     int linger = 0;
     zmq_setsockopt(c.sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (s->curve && hl_curve_apply(c.sock, &s->keys) != 0)
+        hl_fatal("cannot set the CURVE keys: %s", zmq_strerror(errno));
     char monep[96];
     snprintf(monep, sizeof monep, "inproc://hotline-worker-mon-%p-%u", (void *)s, ++s->conn_gen);
-    if (zmq_socket_monitor(c.sock, monep, ZMQ_EVENT_DISCONNECTED) == 0) {
+    /* a refused key or a CURVE mismatch shows only here: the socket itself
+     * stays silent */
+    if (zmq_socket_monitor(c.sock, monep,
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
         c.mon = zmq_socket(s->zctx, ZMQ_PAIR);
         if (c.mon && zmq_connect(c.mon, monep) != 0) {
             zmq_close(c.mon);
@@ -390,6 +433,12 @@ sess *sess_new(uv_loop_t *loop, void *zctx, const char *endpoint, const char *un
     return s;
 }
 
+void sess_set_curve(sess *s, const hl_curve_keys *keys)
+{
+    s->curve = keys != NULL;
+    if (keys) s->keys = *keys;
+}
+
 void sess_start(sess *s)
 {
     if (s->state == ST_IDLE) s_attempt(s);
@@ -410,6 +459,7 @@ static void s_closed(uv_handle_t *h)
         free(s->endpoint);
         free(s->unit);
         free(s->client);
+        memset(&s->keys, 0, sizeof s->keys);
         free(s);
     }
 }

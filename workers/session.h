@@ -7,6 +7,7 @@
 #ifndef HOTLINE_WORKER_SESSION_H
 #define HOTLINE_WORKER_SESSION_H
 
+#include "hotline/curve.h"
 #include "hotline/proto.h"
 
 #include <stddef.h>
@@ -34,6 +35,10 @@ typedef struct sess_hooks {
  * context. Nothing happens until sess_start. */
 sess *sess_new(uv_loop_t *loop, void *zctx, const char *endpoint, const char *unit,
                const char *client, const sess_hooks *hooks, void *arg);
+/* Secure mode: every connection attempt from now on speaks CURVE with
+ * these keys (copied). A refused key or a CURVE mismatch is logged and the
+ * link goes down; attempts go on with backoff (a key may be admitted later). */
+void sess_set_curve(sess *s, const hl_curve_keys *keys);
 /* Connect now. */
 void sess_start(sess *s);
 /* Stop: close the socket and timers (through uv_close; the loop must run

@@ -8,6 +8,7 @@
 #ifndef HOTLINE_CLIENT_H
 #define HOTLINE_CLIENT_H
 
+#include "hotline/curve.h"
 #include "hotline/proto.h"
 
 typedef struct hl_client hl_client;
@@ -22,6 +23,10 @@ hl_client *hl_client_new(const char *endpoint, const char *role, const char *uni
                          const char *name);
 /* Close the socket (linger 0) and free; nulls *c. */
 void hl_client_destroy(hl_client **c);
+
+/* Secure mode: speak CURVE with these keys (copied) on every socket from
+ * now on; NULL goes back to plain connections. */
+void hl_client_set_curve(hl_client *c, const hl_curve_keys *keys);
 
 /* Per-try timeout in ms (≥ 1) and the number of tries (≥ 1). Between tries
  * the client waits 100 ms, doubling up to 1 s. */
@@ -39,6 +44,11 @@ int hl_client_call(hl_client *c, const char *op, cJSON *args, const char *idem, 
 /* The text of the last reply exactly as it came (NUL-terminated), or NULL.
  * Valid until the next call. */
 const char *hl_client_raw(const hl_client *c);
+/* Why the last call got no reply, when the handshake said more than
+ * silence: the dispatcher refused this client's key, CURVE is on one side
+ * only, or the server key looks wrong. NULL otherwise. A refused key or a
+ * CURVE mismatch ends the call at once, without the remaining tries. */
+const char *hl_client_error(const hl_client *c);
 /* The endpoint and the tries of the last failed call, for messages. */
 const char *hl_client_endpoint(const hl_client *c);
 int hl_client_tries(const hl_client *c);

@@ -512,7 +512,7 @@ void th_disp_start(th_disp *d, const char *config, const char *db, ...)
             d->pid = 0;
             fail_msg("dispatcher exited during start-up");
         }
-        th_client *c = th_client_new(d->front, NULL, NULL);
+        th_client *c = th_client_new_curve(d->front, d->probe, NULL, NULL);
         char req[] = "{\"v\":1,\"id\":\"ready\",\"op\":\"ping\"}";
         th_send_raw(c, req, strlen(req));
         cJSON *r = th_recv_reply(c, 200);
@@ -546,13 +546,29 @@ struct th_client {
     unsigned next_id;
 };
 
+/* Make a socket speak CURVE as a client. */
+static void s_curve(void *sock, const th_keys *keys)
+{
+    if (!keys) return;
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, keys->server, 40), 0);
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, keys->pub, 40), 0);
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys->sec, 40), 0);
+}
+
 th_client *th_client_new(const char *endpoint, const char *role, const char *unit)
+{
+    return th_client_new_curve(endpoint, NULL, role, unit);
+}
+
+th_client *th_client_new_curve(const char *endpoint, const th_keys *keys, const char *role,
+                               const char *unit)
 {
     th_client *c = calloc(1, sizeof *c);
     c->sock = zmq_socket(s_zctx(), ZMQ_DEALER);
     s_sock_track(c->sock);
     int linger = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    s_curve(c->sock, keys);
     assert_int_equal(zmq_connect(c->sock, endpoint), 0);
     if (role) {
         cJSON *r;
@@ -743,11 +759,17 @@ struct th_sub {
 
 th_sub *th_sub_new(const char *endpoint, const char *prefix)
 {
+    return th_sub_new_curve(endpoint, prefix, NULL);
+}
+
+th_sub *th_sub_new_curve(const char *endpoint, const char *prefix, const th_keys *keys)
+{
     th_sub *s = calloc(1, sizeof *s);
     s->sock = zmq_socket(s_zctx(), ZMQ_SUB);
     s_sock_track(s->sock);
     int linger = 0;
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+    s_curve(s->sock, keys);
     zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefix ? prefix : "", prefix ? strlen(prefix) : 0);
     assert_int_equal(zmq_connect(s->sock, endpoint), 0);
     /* a SUB joins asynchronously; give the subscription time to reach the

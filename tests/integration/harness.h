@@ -29,6 +29,14 @@ char *th_read(const char *path);
 /* A free TCP port on 127.0.0.1 (bound, read, closed: a different one each call). */
 int th_free_port(void);
 
+/* CURVE keys of a test client (secure mode), Z85 and NUL-terminated: the
+ * dispatcher's public key, the client's public and secret keys. */
+typedef struct th_keys {
+    char server[41];
+    char pub[41];
+    char sec[41];
+} th_keys;
+
 /* A dispatcher process. */
 typedef struct th_disp {
     pid_t pid;
@@ -37,6 +45,7 @@ typedef struct th_disp {
     char config[512];
     char db[512];
     char log[512];
+    const th_keys *probe; /* secure mode: the keys the start-up ping uses */
 } th_disp;
 
 /* Start bin/hotline-dispatcher -c config --db db --front ... --events ...
@@ -82,6 +91,9 @@ void th_proc_destroy(th_proc **p);
 typedef struct th_client th_client;
 /* Connect; when role is non-NULL say hello as role (and unit). */
 th_client *th_client_new(const char *endpoint, const char *role, const char *unit);
+/* The same speaking CURVE with keys (set before connecting). */
+th_client *th_client_new_curve(const char *endpoint, const th_keys *keys, const char *role,
+                               const char *unit);
 void th_client_destroy(th_client **c);
 /* Send raw bytes as one frame (or several frames when nframes > 1). */
 void th_send_raw(th_client *c, const void *data, size_t len);
@@ -102,6 +114,7 @@ cJSON *th_wait_push(th_client *c, const char *kind, int ms);
 /* A SUB socket on the events endpoint. */
 typedef struct th_sub th_sub;
 th_sub *th_sub_new(const char *endpoint, const char *prefix);
+th_sub *th_sub_new_curve(const char *endpoint, const char *prefix, const th_keys *keys);
 void th_sub_destroy(th_sub **s);
 /* Next event whose topic starts with prefix, up to ms; the topic is added
  * to the object as "_topic". NULL on timeout. */
