@@ -133,12 +133,13 @@ static void s_run_batch(web *w)
         /* the session: a peer key no ZeroMQ routing id can have */
         char peer[64];
         size_t plen = (size_t)snprintf(peer, sizeof peer, "%cweb%c%s", 0, 0, c->who.key);
+        core_principal who = {c->who.key, c->who.role, c->who.unit, c->who.client};
         for (size_t i = 0; i < c->nframes; i++, k++) {
             if (!began) {
                 reps[k].text = hl_reply_error(NULL, HL_E_INTERNAL, errmsg);
                 continue;
             }
-            core_handle(cr, peer, plen, c->frames[i], strlen(c->frames[i]), &reps[k], out);
+            core_handle_as(cr, peer, plen, &who, c->frames[i], strlen(c->frames[i]), &reps[k], out);
         }
     }
     if (began && core_commit(cr) != 0) {
