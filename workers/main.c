@@ -199,6 +199,8 @@ int main(int argc, char **argv)
 
     char *token = NULL;
     if (http_token && !http) return s_bad_usage("%s", "--http-token goes with --http ADDR");
+    if (key && http && !http_token)
+        return s_bad_usage("%s", "in secure mode (--key) the handheld page needs --http-token FILE");
     if (http_token) {
         char *terr = NULL;
         size_t tlen;
