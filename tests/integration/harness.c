@@ -495,8 +495,18 @@ void th_disp_start(th_disp *d, const char *config, const char *db, ...)
     va_list ap;
     va_start(ap, db);
     const char *extra;
-    while ((extra = va_arg(ap, const char *)) != NULL && n < 38) argv[n++] = extra;
+    int has_http = 0;
+    while ((extra = va_arg(ap, const char *)) != NULL && n < 36) {
+        if (strcmp(extra, "--http") == 0) has_http = 1;
+        argv[n++] = extra;
+    }
     va_end(ap);
+    /* a test that does not use HTTP must not collide with other runs on the
+     * configured port (the demo config's 7452, say): let the kernel pick */
+    if (!has_http) {
+        argv[n++] = "--http";
+        argv[n++] = "127.0.0.1:0";
+    }
     argv[n] = NULL;
     d->pid = th_spawn(d->log, argv);
     /* ready when it answers a ping */
