@@ -53,7 +53,8 @@ typedef struct auth_mon {
     const char *what;
     int64_t logged;
     unsigned since;
-    char last[160]; /* the reason logged last */
+    uint16_t last_event; /* the kind of failure logged last */
+    uint32_t last_value;
 } auth_mon;
 
 struct auth {
@@ -576,8 +577,8 @@ static void s_on_monitor(hl_zwatch *w, void *sock, void *arg)
             /* the client gave up first: which side notices a mismatch
              * first is a race, and a client may also just have gone */
             snprintf(why, sizeof why,
-                     "the client closed the connection (%s): no CURVE or the wrong server key, "
-                     "most likely, or it went away",
+                     "the client closed the connection during the handshake (%s): it has no "
+                     "CURVE or the wrong server key, or it went away",
                      zmq_strerror((int)value));
         else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
             snprintf(why, sizeof why, "the client does not use CURVE");
@@ -587,12 +588,17 @@ static void s_on_monitor(hl_zwatch *w, void *sock, void *arg)
                      "key, most likely");
         else
             snprintf(why, sizeof why, "ZMTP protocol error 0x%x", (unsigned)value);
+        /* one kind of failure is logged at most once a minute; how the
+         * connection ended (EPIPE, ECONNRESET) does not make another kind */
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) value = 0;
         int64_t now = hl_mono_ms();
-        if (m->logged && now - m->logged < AUTH_LOG_EVERY_MS && strcmp(why, m->last) == 0) {
+        if (m->logged && now - m->logged < AUTH_LOG_EVERY_MS && event == m->last_event &&
+            value == m->last_value) {
             m->since++;
             continue;
         }
-        hl_strlcpy(m->last, why, sizeof m->last);
+        m->last_event = event;
+        m->last_value = value;
         int level = event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? HL_LOG_INFO : HL_LOG_WARN;
         if (m->since)
             hl_log(level,

@@ -128,11 +128,14 @@ static int s_bad_usage(const char *fmt, const char *arg)
 }
 
 /* Check the endpoint's syntax once, so a typo is a usage error. */
-static int s_endpoint_ok(void *zctx, const char *ep)
+static int s_endpoint_ok(void *zctx, const char *ep, const hl_curve_keys *keys)
 {
     void *s = zmq_socket(zctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    /* the connection may get as far as the handshake: in secure mode a
+     * plain one would be logged by the dispatcher as a client without CURVE */
+    if (keys) hl_curve_apply(s, keys);
     int ok = zmq_connect(s, ep) == 0;
     zmq_close(s);
     return ok;
@@ -222,7 +225,7 @@ int main(int argc, char **argv)
     memset(&w, 0, sizeof w);
     w.zctx = zmq_ctx_new();
     if (!w.zctx) hl_fatal("cannot create a ZeroMQ context");
-    if (!s_endpoint_ok(w.zctx, endpoint)) {
+    if (!s_endpoint_ok(w.zctx, endpoint, key ? &keys : NULL)) {
         zmq_ctx_term(w.zctx);
         return s_bad_usage("--connect %s is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:7450)",
                            endpoint);
