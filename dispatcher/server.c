@@ -199,16 +199,31 @@ static void s_on_front(hl_zwatch *w, void *sock, void *arg)
     }
     if (began && core_commit(sv->core) != 0) {
         /* nothing of this batch was saved: say so to every request that
-         * changed something; answers to reads may go out */
+         * changed something, and to every successful one after the first of
+         * them, whose answer may show what was not saved; answers before it
+         * stand, and so do refusals (they say what was wrong) */
         hl_error("commit failed: %s", core_errmsg(sv->core));
-        char msg[700];
+        char msg[700], seen[800];
         snprintf(msg, sizeof msg, "the database could not save the change: %s; nothing was applied",
                  core_errmsg(sv->core));
+        snprintf(seen, sizeof seen,
+                 "the database could not save the batch this request was in: %s; its answer "
+                 "could have shown changes that were not saved: ask again",
+                 core_errmsg(sv->core));
+        int lost = 0;
         for (size_t i = 0; i < sv->npend; i++) {
             pending *p = &sv->pend[i];
-            if (!p->rep.changed) continue;
+            lost |= p->rep.changed;
+            if (!lost) continue;
+            hl_reply r;
+            int refused = 0;
+            if (hl_reply_parse(p->rep.text, strlen(p->rep.text), &r) == 0) {
+                refused = !r.ok;
+                hl_reply_free(&r);
+            }
+            if (refused) continue;
             free(p->rep.text);
-            p->rep.text = hl_reply_error(p->rep.re, HL_E_INTERNAL, msg);
+            p->rep.text = hl_reply_error(p->rep.re, HL_E_INTERNAL, p->rep.changed ? msg : seen);
         }
         core_outq_truncate(&sv->out, 0);
     }
