@@ -6,6 +6,7 @@
 #   make bench      benchmarks (QUICK=1 for a short run)
 #   make soak       100,000 tickets through their life, 20 workers, dispatcher restarts (SOAK_*)
 #   make fuzz       each libFuzzer harness for FUZZ_SECONDS (default 60)
+#   make valgrind   integration tests with the programs under valgrind (VALGRIND_TESTS)
 #   make deps       install the Debian packages (as root)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -16,13 +17,13 @@ O       ?= build/rel
 SAN     ?=
 
 DEB_PACKAGES := pkg-config libzmq3-dev libuv1-dev libcjson-dev libsqlite3-dev libcmocka-dev tzdata \
-                clang libclang-rt-14-dev libhttp-parser-dev
+                clang libclang-rt-14-dev valgrind libhttp-parser-dev
 PKGS         := libzmq libuv libcjson sqlite3
 
 # Build dependencies: when one is missing, install it as root or say exactly what to run.
 # http-parser ships no .pc file: its header says it is there.
 HAVE_DEPS := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -e /usr/share/zoneinfo/Asia/Shanghai \
-               && command -v clang >/dev/null && test -e /usr/include/http_parser.h && echo yes)
+               && command -v clang >/dev/null && command -v valgrind >/dev/null && test -e /usr/include/http_parser.h && echo yes)
 ifneq ($(HAVE_DEPS),yes)
 ifneq ($(filter deps clean,$(MAKECMDGOALS)),)
 else
@@ -85,7 +86,7 @@ BINS      := $(O)/bin/hotline-dispatcher $(O)/bin/hotline-worker $(O)/bin/hotlin
 RPATH     := -Wl,-rpath,'$$ORIGIN/../lib'
 
 .PHONY: deps-browser
-.PHONY: all deps test unit integration demo bench soak fuzz fuzz-build clean install check-config san
+.PHONY: all deps test unit integration demo bench soak valgrind fuzz fuzz-build clean install check-config san
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -96,7 +97,7 @@ ifeq ($(O),build/rel)
 endif
 
 deps:
-	@if pkg-config --exists $(PKGS) cmocka && test -e /usr/share/zoneinfo/Asia/Shanghai && command -v clang >/dev/null \
+	@if pkg-config --exists $(PKGS) cmocka && test -e /usr/share/zoneinfo/Asia/Shanghai && command -v clang >/dev/null && command -v valgrind >/dev/null \
 	    && test -e /usr/include/http_parser.h; then \
 	  echo "hotline: dependencies present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
@@ -216,6 +217,16 @@ soak: all
 	@SOAK_TICKETS=$(SOAK_TICKETS) SOAK_WORKERS=$(SOAK_WORKERS) SOAK_RESTARTS=$(SOAK_RESTARTS) \
 	  HOTLINE_BIN=$(CURDIR)/$(O)/bin HOTLINE_TEST_OUT=$(CURDIR)/tests/out CMOCKA_MESSAGE_OUTPUT=TAP \
 	  $(O)/tests/integration/test_soak
+
+# valgrind: integration tests with every hotline-* program under memcheck
+# (HOTLINE_VALGRIND=1; see tests/integration/harness.h). make test runs
+# test_valgrind this way; this runs a wider, representative set.
+VALGRIND_TESTS ?= test_valgrind test_dispatcher_ops test_dispatcher_idem test_dispatcher_events \
+                  test_dispatcher_input test_worker test_worker_offline test_console
+valgrind: all
+	@$(MAKE) --no-print-directory tests
+	@HOTLINE_VALGRIND=1 TESTS_ONLY=integration TEST_FILTER="$(VALGRIND_TESTS)" \
+	  TEST_TIMEOUT=$${TEST_TIMEOUT:-1800} tests/run.sh build/rel
 
 check-config: all
 	bin/hotline-dispatcher -c config/zhucheng.json --check

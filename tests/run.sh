@@ -2,7 +2,8 @@
 # Test runner: runs every unit and integration test binary of each build
 # directory given (e.g. build/rel build/san), each in its own process with a
 # time limit, counts TAP "ok"/"not ok" lines, and ends with "N passed, N failed".
-# TESTS_ONLY=unit|integration|browser|fuzz limits the kinds; TEST_FILTER=substring the names.
+# TESTS_ONLY=unit|integration|browser|fuzz limits the kinds; TEST_FILTER=substring the names
+# (several substrings separated by spaces: any of them).
 set -u
 cd "$(dirname "$0")/.."
 out=tests/out
@@ -46,7 +47,11 @@ for build in "$@"; do
         for bin in "$build"/tests/$kind/test_*; do
             [ -x "$bin" ] || continue
             case "$bin" in *.d|*.o) continue ;; esac
-            [ -n "${TEST_FILTER:-}" ] && [[ "$bin" != *"$TEST_FILTER"* ]] && continue
+            if [ -n "${TEST_FILTER:-}" ]; then
+                hit=0
+                for f in $TEST_FILTER; do [[ "$bin" == *"$f"* ]] && hit=1; done
+                [ $hit = 1 ] || continue
+            fi
             run_one "$build" "$kind" "$bin"
         done
     done

@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -63,6 +64,100 @@ void th_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* ---- valgrind ------------------------------------------------------------- */
+
+int th_valgrind(void)
+{
+    const char *v = getenv("HOTLINE_VALGRIND");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+int th_slow(int ms)
+{
+    return th_valgrind() ? ms * 5 : ms;
+}
+
+static const char *s_srcroot(void);
+
+/* Under HOTLINE_VALGRIND, a hotline-* program runs under memcheck with its
+ * report in th_dir()/valgrind-<program>-<pid>.log: argv is rewritten into
+ * out (which must hold 16 more slots). Returns the argv to exec. */
+static const char *const *s_wrap(const char *const argv[], const char **out, size_t cap)
+{
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (!th_valgrind() || strncmp(base, "hotline", 7) != 0) return argv;
+    static char logopt[1200], supp[1200];
+    snprintf(logopt, sizeof logopt, "--log-file=%s/valgrind-%s-%%p.log", th_dir(), base);
+    snprintf(supp, sizeof supp, "--suppressions=%s/tests/valgrind.supp", s_srcroot());
+    size_t n = 0;
+    out[n++] = "valgrind";
+    out[n++] = "--leak-check=full";
+    out[n++] = "--show-leak-kinds=definite,indirect";
+    out[n++] = "--errors-for-leak-kinds=definite,indirect";
+    out[n++] = "--error-exitcode=99";
+    out[n++] = "--num-callers=30";
+    out[n++] = supp;
+    out[n++] = logopt;
+    for (size_t i = 0; argv[i] && n < cap - 1; i++)
+        out[n++] = argv[i];
+    out[n] = NULL;
+    return out;
+}
+
+/* exec argv (wrapped for valgrind when asked); only returns on failure. */
+static void s_exec(const char *const argv[])
+{
+    const char *wrapped[300];
+    const char *const *a = s_wrap(argv, wrapped, sizeof wrapped / sizeof wrapped[0]);
+    if (a == argv)
+        execv(a[0], (char *const *)a);
+    else
+        execvp(a[0], (char *const *)a);
+}
+
+/* Every valgrind report of this test process must be clean. Reports of
+ * processes that were killed (SIGKILL) end without a summary and say
+ * nothing; the others must show no error and no leak. Prints TAP; returns
+ * the number of unclean reports. */
+static int s_valgrind_reports(void)
+{
+    DIR *dir = opendir(th_dir());
+    if (!dir) return 0;
+    int bad = 0, clean = 0, cut = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strncmp(e->d_name, "valgrind-", 9) != 0) continue;
+        char *text = th_read(th_path(e->d_name));
+        if (!text) continue;
+        if (!strstr(text, "ERROR SUMMARY:")) {
+            cut++;
+        } else if (!strstr(text, "ERROR SUMMARY: 0 errors") ||
+                   (strstr(text, "definitely lost: ") &&
+                    !strstr(text, "definitely lost: 0 bytes"))) {
+            bad++;
+            printf("not ok - valgrind: %s/%s is not clean\n", th_dir(), e->d_name);
+            const char *line = text;
+            int shown = 0;
+            while (*line && shown < 40) {
+                const char *nl = strchr(line, '\n');
+                int len = nl ? (int)(nl - line) : (int)strlen(line);
+                printf("#   %.*s\n", len, line);
+                shown++;
+                line += len + (nl ? 1 : 0);
+            }
+        } else {
+            clean++;
+        }
+        free(text);
+    }
+    closedir(dir);
+    if (clean + bad + cut) printf("# valgrind: %d reports clean, %d not, %d cut short by SIGKILL\n",
+                                  clean, bad, cut);
+    fflush(stdout);
+    return bad;
 }
 
 static const char *s_srcroot(void)
@@ -187,7 +282,7 @@ pid_t th_spawn(const char *log, const char *const argv[])
         }
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0) dup2(null, 0);
-        execv(argv[0], (char *const *)argv);
+        s_exec(argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
@@ -225,7 +320,7 @@ int th_run(const char *const argv[], const char *input, char **out, char **err, 
         close(pin[1]);
         close(pout[0]);
         close(perr[0]);
-        execv(argv[0], (char *const *)argv);
+        s_exec(argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
@@ -321,7 +416,7 @@ th_proc *th_proc_start(const char *log, const char *const argv[])
         close(pin[1]);
         close(pout[0]);
         close(pout[1]);
-        execv(argv[0], (char *const *)argv);
+        s_exec(argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
@@ -510,7 +605,7 @@ void th_disp_start(th_disp *d, const char *config, const char *db, ...)
     argv[n] = NULL;
     d->pid = th_spawn(d->log, argv);
     /* ready when it answers a ping */
-    int64_t end = th_mono_ms() + 15000;
+    int64_t end = th_mono_ms() + th_slow(15000);
     int ready = 0;
     while (!ready && th_mono_ms() < end) {
         int status;
@@ -530,12 +625,12 @@ void th_disp_start(th_disp *d, const char *config, const char *db, ...)
         cJSON_Delete(r);
         th_client_destroy(&c);
     }
-    if (!ready) fail_msg("dispatcher did not answer within 15 s (log %s)", d->log);
+    if (!ready) fail_msg("dispatcher did not answer within %d s (log %s)", th_slow(15), d->log);
 }
 
 int th_disp_stop(th_disp *d)
 {
-    int rc = th_stop_pid(d->pid, SIGTERM, 20000);
+    int rc = th_stop_pid(d->pid, SIGTERM, th_slow(20000));
     if (rc < 0) th_stop_pid(d->pid, SIGKILL, 5000);
     d->pid = 0;
     return rc;
@@ -687,11 +782,11 @@ static cJSON *s_vcall(th_client *c, const char *op, const char *argsfmt, va_list
     cJSON_Delete(req);
     th_send_raw(c, text, strlen(text));
     free(text);
-    int64_t end = th_mono_ms() + 10000;
+    int64_t end = th_mono_ms() + th_slow(10000);
     for (;;) {
         int64_t left = end - th_mono_ms();
         cJSON *r = left > 0 ? th_recv_reply(c, (int)left) : NULL;
-        if (!r) fail_msg("no reply to %s within 10 s", op);
+        if (!r) fail_msg("no reply to %s within %d s", op, th_slow(10));
         const char *re = cJSON_GetStringValue(cJSON_GetObjectItem(r, "re"));
         if (re && strcmp(re, id) == 0) return r;
         cJSON_Delete(r); /* a late reply to an earlier request */
@@ -873,6 +968,9 @@ int64_t th_geti(const cJSON *obj, const char *path)
 
 static void s_kill_children(void)
 {
+    /* under valgrind, a clean stop first, so that its report is complete */
+    for (int i = 0; th_valgrind() && i < s_nchildren; i++)
+        if (s_children[i] > 0 && th_stop_pid(s_children[i], SIGTERM, 30000) >= 0) s_children[i] = 0;
     for (int i = 0; i < s_nchildren; i++)
         if (s_children[i] > 0) th_stop_pid(s_children[i], SIGKILL, 3000);
     s_nchildren = 0;
@@ -888,5 +986,6 @@ int th_main(const struct CMUnitTest *tests, size_t n, const char *name)
     for (int i = 0; i < s_nsocks; i++)
         if (s_socks[i]) s_sock_close(s_socks[i]);
     if (s_ctx) zmq_ctx_term(s_ctx);
+    if (th_valgrind() && s_valgrind_reports() > 0 && rc == 0) rc = 1;
     return rc;
 }

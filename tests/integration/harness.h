@@ -139,7 +139,17 @@ int64_t th_geti(const cJSON *obj, const char *path);       /* number or -1 */
 int64_t th_mono_ms(void);
 void th_sleep_ms(int ms);
 
-/* Run cmocka tests with TAP output; kills leftover children afterwards. */
+/* HOTLINE_VALGRIND=1 runs every hotline-* program a test starts under
+ * valgrind's memcheck (report in th_dir()/valgrind-<program>-<pid>.log,
+ * suppressions from tests/valgrind.supp), makes the harness's own
+ * deadlines five times longer, and has th_main fail the test when a report
+ * shows an error or a leak. th_valgrind() says whether it is on; th_slow(ms)
+ * is ms stretched accordingly, for a test's own deadlines. */
+int th_valgrind(void);
+int th_slow(int ms);
+
+/* Run cmocka tests with TAP output; kills leftover children afterwards
+ * (under valgrind with SIGTERM first) and checks the valgrind reports. */
 int th_main(const struct CMUnitTest *tests, size_t n, const char *name);
 #define TH_MAIN(name, tests) th_main(tests, sizeof(tests) / sizeof((tests)[0]), name)
 
