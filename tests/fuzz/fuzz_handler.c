@@ -9,8 +9,9 @@
  *             peers 4-7 did not;
  *   bit 3     end the batch before this frame (a new loop turn);
  *   bits 6-7  01: forget the peer first (it disconnected); 10: run the
- *             heartbeat tick first; 11: end the batch by rolling it back
- *             (a failed commit) instead of committing it.
+ *             heartbeat tick and the deadlines as of 2 × peer days from now
+ *             first (red and yellow flags, escalations); 11: end the batch
+ *             by rolling it back (a failed commit) instead of committing it.
  * Bits 4-5 are free, so the digits are text: "0{...}" is a request from
  * the operator, "8{...}" the same after a commit, "1" .. "7" and "9" .. "?"
  * the other peers.
@@ -302,6 +303,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t from = r.out.n;
             int64_t seq = store_event_next_seq(r.st);
             core_tick(r.c, &r.out);
+            int more = 0;
+            hl_ms at = hl_now() + (hl_ms)peer * 2 * 24 * 3600 * 1000;
+            if (core_deadlines(r.c, at, 64, &r.out, &more) != 0)
+                s_die("core_deadlines", core_errmsg(r.c));
             s_check_out(&r, from, seq, 1);
             r.pending += store_event_next_seq(r.st) - seq;
         }
