@@ -1666,8 +1666,11 @@ static int s_idem_replay(req_ctx *x, core_reply *rep, hl_err *e)
                     x->req->idem, op);
     } else {
         cJSON *r = cJSON_Parse(result);
-        rep->text = hl_reply_ok(x->req->id, cJSON_IsObject(r) ? r : NULL);
-        if (!cJSON_IsObject(r)) cJSON_Delete(r);
+        if (!cJSON_IsObject(r)) { /* decide before hl_reply_ok consumes it */
+            cJSON_Delete(r);
+            r = NULL;
+        }
+        rep->text = hl_reply_ok(x->req->id, r);
         *e = HL_OK;
     }
     free(op);

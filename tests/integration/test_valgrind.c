@@ -58,6 +58,12 @@ static void test_life_under_valgrind(void **state)
     /* the worker signs and finishes, or returns (re-dispatched here) */
     for (int i = 0; i < 6; i++)
         s_wait_resolved(op, ids[i]);
+    /* a retried create is answered from its idempotency key */
+    cJSON *again = th_ok(op, "create",
+                         "{\"idem\":\"vg-0\",\"ticket\":{\"category\":\"env.noise\","
+                         "\"description\":\"内存检查 0\",\"location\":{\"cell\":\"C-A2\"}}}");
+    assert_int_equal(th_geti(again, "ticket.id"), ids[0]);
+    cJSON_Delete(again);
     td_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"satisfied\"}", (long long)ids[0]);
     td_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"unsatisfied\",\"note\":\"还吵\"}",
           (long long)ids[1]);
