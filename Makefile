@@ -222,7 +222,7 @@ soak: all
 # (HOTLINE_VALGRIND=1; see tests/integration/harness.h). make test runs
 # test_valgrind this way; this runs a wider, representative set.
 VALGRIND_TESTS ?= test_valgrind test_dispatcher_ops test_dispatcher_idem test_dispatcher_events \
-                  test_dispatcher_input test_worker test_worker_offline test_console
+                  test_dispatcher_input test_dispatcher_durable test_worker_offline test_console_watch
 valgrind: all
 	@$(MAKE) --no-print-directory tests
 	@HOTLINE_VALGRIND=1 TESTS_ONLY=integration TEST_FILTER="$(VALGRIND_TESTS)" \

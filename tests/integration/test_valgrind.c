@@ -4,8 +4,9 @@
  * restart on the same database, an auto worker handling tickets across that
  * restart, and the console client. th_main fails the test when any report
  * shows an invalid access, a use of uninitialised memory or a leak.
- * `make valgrind` runs other integration tests the same way. The sanitizer
- * build is checked by ASan/LSan instead: there this test is skipped. */
+ * `make valgrind` runs other integration tests the same way. In the
+ * sanitizer build the same scenario runs without valgrind (which cannot run
+ * ASan programs): ASan and LSan check the programs there. */
 #include "test_fault.h"
 #include "test_worker.h"
 
@@ -31,7 +32,12 @@ static void s_wait_resolved(th_client *op, int64_t id)
 
 static void test_life_under_valgrind(void **state)
 {
-    if (tf_sanitized()) skip();
+    if (tf_sanitized()) {
+        /* valgrind cannot run ASan programs; their own sanitizers check the
+         * same scenario (an error aborts, a leak fails the exit status) */
+        unsetenv("HOTLINE_VALGRIND");
+        print_message("# sanitizer build: ASan/LSan check the programs instead of valgrind\n");
+    }
     th_disp d = {0};
     char config[512], db[512];
     snprintf(config, sizeof config, "%s", th_src("config/test-small.json"));
@@ -72,7 +78,7 @@ static void test_life_under_valgrind(void **state)
     td_ok(mgr, "list", "{\"status\":[\"resolved\",\"closed\"],\"limit\":3}");
     td_ok(mgr, "events", "{\"after\":0,\"limit\":50}");
     td_ok(mgr, "units", "");
-    th_call(mgr, "stats", ""); /* whatever this version says */
+    cJSON_Delete(th_call(mgr, "stats", "")); /* whatever this version says */
     th_err(op, "conflict", "callback", "{\"ticket\":%lld,\"result\":\"basic\"}", (long long)ids[0]);
     th_err(op, "not_found", "get", "{\"ticket\":999}");
     th_err(op, "unknown_unit", "dispatch", "{\"ticket\":%lld,\"unit\":\"nowhere\"}",
