@@ -487,6 +487,50 @@ static void test_core_in_memory(void **state)
     hl_config_destroy(&cfg);
 }
 
+/* At its size cap SQLite rolls the whole transaction back by itself. The
+ * batch then stays lost: a later request's mark fails instead of opening a
+ * transaction of its own (whose release would commit it piecemeal), the
+ * commit fails, nothing of the batch remains, and with room again the next
+ * batch works. */
+static void test_lost_batch(void **state)
+{
+    store *st = s_open();
+    int64_t cap;
+    assert_int_equal(store_set_max_pages(st, 1, &cap), STORE_OK);
+    assert_true(cap > 1); /* held at the size it has */
+    ticket t, u = {0};
+    s_full(&t);
+    static char big[20000];
+    memset(big, 'x', sizeof big - 1);
+    ticket_set(&t.description, big);
+    assert_int_equal(store_begin(st), STORE_OK);
+    int failed = 0;
+    for (int i = 0; i < 20 && !failed; i++) {
+        assert_int_equal(store_mark(st), STORE_OK);
+        if (store_ticket_insert(st, &t, "20261127") != STORE_OK) {
+            failed = 1;
+            assert_non_null(strstr(store_errmsg(st), "full"));
+            store_undo(st);
+        } else {
+            store_unmark(st);
+        }
+    }
+    assert_true(failed);
+    assert_int_equal(store_mark(st), STORE_ERROR);
+    assert_non_null(strstr(store_errmsg(st), "rolled back the batch"));
+    assert_int_equal(store_commit(st), STORE_ERROR);
+    assert_int_equal(store_ticket_get(st, 1, &u), STORE_NONE);
+    assert_int_equal(store_set_max_pages(st, 0, &cap), STORE_OK);
+    assert_int_equal(cap, 0);
+    assert_int_equal(store_begin(st), STORE_OK);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), STORE_OK);
+    assert_int_equal(store_commit(st), STORE_OK);
+    assert_string_equal(t.no, "20261127-000001"); /* the lost batch's numbers are gone too */
+    ticket_clear(&t);
+    ticket_clear(&u);
+    store_close(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_numbering, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_repeat_lookup_and_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_feeds_log_idem, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_batch, s_setup, s_teardown),
         cmocka_unit_test(test_core_in_memory),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
