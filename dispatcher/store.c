@@ -9,7 +9,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,22 @@ static const char *const s_migrations[] = {
     "UPDATE dispatches SET finish_due0 = finish_due;"
     "UPDATE dispatches SET next_check = dispatched_at"
     " WHERE ended_at IS NULL AND resolved_at IS NULL;",
+    /* v3: idempotency keys in a rowid table. As a WITHOUT ROWID table a
+     * row (the whole first reply, a kilobyte and more) was an index entry,
+     * too long for its page: every change wrote an overflow page besides.
+     * Now the row is appended and only the key is indexed. */
+    "CREATE TABLE idem_v3 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  key TEXT NOT NULL UNIQUE,"
+    "  op TEXT NOT NULL,"
+    "  result TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "INSERT INTO idem_v3 (key, op, result, created_at)"
+    " SELECT key, op, result, created_at FROM idem ORDER BY created_at;"
+    "DROP TABLE idem;"
+    "ALTER TABLE idem_v3 RENAME TO idem;"
+    "CREATE INDEX idem_created ON idem(created_at);",
 };
 
 #define S_NMIGRATIONS ((int)HL_ARRAY_LEN(s_migrations))
@@ -256,8 +274,11 @@ static const char *const s_list_frag[] = {
     " AND status = :s0",
 };
 
+struct store_ckpt;
+
 struct store {
     sqlite3 *db;
+    struct store_ckpt *ckpt; /* the checkpoint thread, NULL in memory */
     char *path;
     int lockfd;
     char err[512];
@@ -266,12 +287,20 @@ struct store {
     int marked;
     int64_t next_seq;   /* the seq of the next event */
     int64_t marked_seq; /* next_seq at store_mark */
-    sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
-    sqlite3_stmt *daily_next, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
+    int64_t next_ticket, marked_ticket; /* the id the next ticket gets; at store_mark */
+    int64_t marked_changes; /* sqlite3_total_changes64 at store_mark */
+    /* The day's ticket numbering, counted here and written to daily_seq
+     * once per batch (an upsert per ticket was a tenth of a create). */
+    char day[9];
+    int64_t day_n, marked_day_n;
+    int day_valid; /* day and day_n are daily_seq's, plus this batch's */
+    int day_dirty; /* day_n is ahead of daily_seq */
+    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *daily_get, *daily_put, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
     sqlite3_stmt *co_delete, *co_insert;
     sqlite3_stmt *d_open, *d_get, *d_end, *d_signed, *d_resolved, *d_callback, *d_extended;
     sqlite3_stmt *d_progress, *d_due, *d_first, *d_stats;
-    sqlite3_stmt *e_append, *e_after, *e_history, *e_max;
+    sqlite3_stmt *e_append, *e_after, *e_history, *e_max, *t_max;
     sqlite3_stmt *f_add, *f_after;
     sqlite3_stmt *i_get, *i_put, *i_purge;
     sqlite3_stmt *a_add, *a_count_yellow, *a_count_red, *a_list;
@@ -314,9 +343,28 @@ static void s_done(sqlite3_stmt *s)
     sqlite3_clear_bindings(s);
 }
 
+/* The index of a named parameter. sqlite3_bind_parameter_index compares
+ * the name with every parameter of the statement; a create binds some sixty
+ * names, so the answers are remembered by (statement, name address) and
+ * checked with sqlite3_bind_parameter_name, which is a lookup by index: a
+ * stale or colliding entry is found out and replaced. One thread. */
 static int s_idx(sqlite3_stmt *s, const char *name)
 {
-    return sqlite3_bind_parameter_index(s, name);
+    static struct {
+        sqlite3_stmt *s;
+        const char *name;
+        int i;
+    } memo[1024];
+    size_t h = ((uintptr_t)s / 8 * 31 + (uintptr_t)name) % HL_ARRAY_LEN(memo);
+    if (memo[h].s == s && memo[h].name == name) {
+        const char *n = sqlite3_bind_parameter_name(s, memo[h].i);
+        if (n && strcmp(n, name) == 0) return memo[h].i;
+    }
+    int i = sqlite3_bind_parameter_index(s, name);
+    memo[h].s = s;
+    memo[h].name = name;
+    memo[h].i = i;
+    return i;
 }
 
 /* Strings are bound without a copy: every caller keeps them alive until
@@ -386,6 +434,8 @@ static int s_exec(store *st, const char *sql, const char *what)
     return STORE_OK;
 }
 
+/* The counters kept beside the database: the next event seq and the next
+ * ticket id, read back after a batch is undone or on open. */
 static int s_load_next_seq(store *st)
 {
     if (sqlite3_step(st->e_max) != SQLITE_ROW) {
@@ -395,7 +445,122 @@ static int s_load_next_seq(store *st)
     }
     st->next_seq = sqlite3_column_int64(st->e_max, 0) + 1;
     s_done(st->e_max);
+    if (sqlite3_step(st->t_max) != SQLITE_ROW) {
+        s_fail(st, "reading the tickets");
+        s_done(st->t_max);
+        return STORE_ERROR;
+    }
+    st->next_ticket = sqlite3_column_int64(st->t_max, 0) + 1;
+    s_done(st->t_max);
     return STORE_OK;
+}
+
+/* ---- the checkpointer -------------------------------------------------------- */
+
+/* SQLite copies the write-ahead log back into the database file (a
+ * checkpoint) from inside the commit that fills it past 1000 pages: a
+ * request there waited for a thousand page writes and two fsyncs, the
+ * longest stalls of the request path. A thread with a connection of its
+ * own does it instead, woken by the commits that pass the mark; SQLite's
+ * WAL locks let it copy while the loop goes on committing. It runs no
+ * other SQL. Should it fall far behind, the loop checkpoints itself. */
+#define STORE_CKPT_FRAMES 1000
+#define STORE_CKPT_FORCE_FRAMES 50000
+
+typedef struct store_ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3 *db;
+    int wanted, stop;
+    char last_err[256]; /* what the last failure said, so it is logged once */
+} store_ckpt;
+
+static void *s_ckpt_main(void *arg)
+{
+    store_ckpt *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->wanted && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop) break;
+        c->wanted = 0;
+        pthread_mutex_unlock(&c->mu);
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+            const char *why = sqlite3_errmsg(c->db);
+            if (strcmp(why, c->last_err) != 0) {
+                hl_warn("checkpointing the database failed: %s; the log grows until it works",
+                        why);
+                hl_strlcpy(c->last_err, why, sizeof c->last_err);
+            }
+        } else {
+            c->last_err[0] = '\0';
+        }
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Called by SQLite after each commit of the loop's connection with the
+ * pages now in the log. */
+static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    store_ckpt *c = arg;
+    if (frames < STORE_CKPT_FRAMES) return SQLITE_OK;
+    pthread_mutex_lock(&c->mu);
+    c->wanted = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (frames >= STORE_CKPT_FORCE_FRAMES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static int s_ckpt_start(store *st, const char *sync_sql)
+{
+    store_ckpt *c = hl_calloc(1, sizeof *c);
+    if (sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(c->db, sync_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "cannot open the database %s for checkpoints: %s",
+                 st->path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return STORE_ERROR;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, s_ckpt_main, c) != 0) {
+        snprintf(st->err, sizeof st->err, "cannot start the checkpoint thread: %s",
+                 strerror(errno));
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+        sqlite3_close(c->db);
+        free(c);
+        return STORE_ERROR;
+    }
+    /* this hook replaces SQLite's own checkpoint-on-commit */
+    sqlite3_wal_hook(st->db, s_wal_hook, c);
+    st->ckpt = c;
+    return STORE_OK;
+}
+
+static void s_ckpt_stop(store *st)
+{
+    store_ckpt *c = st->ckpt;
+    if (!c) return;
+    st->ckpt = NULL;
+    sqlite3_wal_hook(st->db, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    sqlite3_close(c->db);
+    free(c);
 }
 
 /* ---- open / close ------------------------------------------------------------- */
@@ -462,11 +627,9 @@ static int s_prepare_all(store *st)
         {&st->begin, "BEGIN"},
         {&st->commit, "COMMIT"},
         {&st->rollback, "ROLLBACK"},
-        {&st->savepoint, "SAVEPOINT request"},
-        {&st->release, "RELEASE request"},
-        {&st->rollback_to, "ROLLBACK TO request"},
-        {&st->daily_next, "INSERT INTO daily_seq (day, n) VALUES (:day, 1) "
-                          "ON CONFLICT (day) DO UPDATE SET n = n + 1 RETURNING n"},
+        {&st->daily_get, "SELECT n FROM daily_seq WHERE day = :day"},
+        {&st->daily_put, "INSERT INTO daily_seq (day, n) VALUES (:day, :n) "
+                         "ON CONFLICT (day) DO UPDATE SET n = excluded.n"},
         {&st->t_insert, "INSERT INTO tickets (" TICKET_COLS ") VALUES (" TICKET_VALUES ")"},
         {&st->t_update, TICKET_UPDATE},
         {&st->t_get, "SELECT " TICKET_COLS " FROM tickets WHERE id = :id"},
@@ -519,6 +682,7 @@ static int s_prepare_all(store *st)
         {&st->e_history, "SELECT seq, time, kind, actor, from_status, to_status, unit, note "
                          "FROM events WHERE ticket_id = :ticket ORDER BY seq"},
         {&st->e_max, "SELECT COALESCE(MAX(seq), 0) FROM events"},
+        {&st->t_max, "SELECT COALESCE(MAX(id), 0) FROM tickets"},
         {&st->f_add, "INSERT INTO feed (unit, kind, ticket_id, time) "
                      "VALUES (:unit, :kind, :ticket, :time)"},
         {&st->f_after, "SELECT seq, kind, ticket_id FROM feed WHERE unit = :unit AND seq > :after"
@@ -555,6 +719,14 @@ store *store_open(const char *path, int synchronous, char **err)
      * lock, and no WAL (nothing outlives the process anyway) */
     int memory = strcmp(path, STORE_MEMORY) == 0;
     if (!memory && s_lock(st, path) != STORE_OK) goto fail;
+    /* SQLite keeps allocation statistics under a global mutex by default:
+     * a lock and an unlock around every malloc, for numbers nobody reads.
+     * Settable only before SQLite starts, so the first store decides. */
+    static int configured;
+    if (!configured) {
+        configured = 1;
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    }
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -564,6 +736,9 @@ store *store_open(const char *path, int synchronous, char **err)
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, 5000);
+    /* a larger lookaside (small allocations from a per-connection pool,
+     * not malloc): a batch keeps hundreds of small objects alive at once */
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 1200, 1000);
     if (synchronous < 0 || synchronous > 3) synchronous = 2;
     /* WAL: readers (backups, sqlite3 shells) never block the writer, and a
      * commit is one append + fsync. The page cache is bounded (32 MB) so a
@@ -585,6 +760,7 @@ store *store_open(const char *path, int synchronous, char **err)
     if (s_migrate(st) != STORE_OK) goto fail;
     if (s_prepare_all(st) != STORE_OK) goto fail;
     if (s_load_next_seq(st) != STORE_OK) goto fail;
+    if (!memory && s_ckpt_start(st, sync_sql[synchronous]) != STORE_OK) goto fail;
     return st;
 fail:
     *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database");
@@ -597,6 +773,7 @@ void store_close(store **stp)
     store *st = *stp;
     if (!st) return;
     *stp = NULL;
+    s_ckpt_stop(st);
     if (st->db) {
         if (st->in_batch) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_stmt *s;
@@ -630,6 +807,8 @@ int store_set_max_pages(store *st, int64_t pages, int64_t *effective)
 }
 
 /* ---- batches ------------------------------------------------------------------ */
+
+static int s_day_flush(store *st);
 
 /* After some failures (a full disk, an I/O error, out of memory) SQLite
  * rolls back the whole transaction, not just the statement. Then nothing of
@@ -665,14 +844,20 @@ int store_commit(store *st)
     if (s_batch_lost(st)) {
         st->in_batch = 0;
         st->lost = 0;
+        st->day_valid = 0;
         char keep[sizeof st->err];
         memcpy(keep, st->err, sizeof keep);
         s_load_next_seq(st);
         memcpy(st->err, keep, sizeof keep);
         return STORE_ERROR;
     }
+    if (s_day_flush(st) != STORE_OK) {
+        store_rollback(st);
+        return STORE_ERROR;
+    }
     st->in_batch = 0;
     if (s_run(st, st->commit, "committing") == STORE_OK) return STORE_OK;
+    st->day_valid = 0;
     char keep[sizeof st->err];
     memcpy(keep, st->err, sizeof keep);
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -686,18 +871,28 @@ void store_rollback(store *st)
     if (!st->in_batch) return;
     st->in_batch = 0;
     st->lost = 0;
+    st->day_valid = 0;
     st->marked = 0;
     if (!sqlite3_get_autocommit(st->db)) s_run(st, st->rollback, "rolling back");
     s_load_next_seq(st);
 }
 
+/* A mark costs no SQL. A SQLite savepoint per request made every page a
+ * request touched, already dirty from earlier requests of the batch, be
+ * copied into the statement journal first: some 40 pages per create, the
+ * largest single cost of a batch (bench/README.md). Requests check
+ * everything before they write, so one that fails after writing has met a
+ * database error or a bug; its writes cannot be told from the batch's, and
+ * the whole batch goes: nothing of it remains, and its commit says so. */
 int store_mark(store *st)
 {
     assert(st->in_batch && !st->marked);
     if (s_batch_lost(st)) return STORE_ERROR;
-    if (s_run(st, st->savepoint, "marking a request") != STORE_OK) return STORE_ERROR;
     st->marked = 1;
     st->marked_seq = st->next_seq;
+    st->marked_ticket = st->next_ticket;
+    st->marked_changes = sqlite3_total_changes64(st->db);
+    st->marked_day_n = st->day_n;
     return STORE_OK;
 }
 
@@ -705,8 +900,6 @@ void store_unmark(store *st)
 {
     assert(st->marked);
     st->marked = 0;
-    if (s_batch_lost(st)) return; /* the commit will say so */
-    s_run(st, st->release, "releasing a request");
 }
 
 void store_undo(store *st)
@@ -714,9 +907,19 @@ void store_undo(store *st)
     assert(st->marked);
     st->marked = 0;
     st->next_seq = st->marked_seq;
+    st->next_ticket = st->marked_ticket;
+    st->day_n = st->marked_day_n;
+    if (sqlite3_total_changes64(st->db) == st->marked_changes) return; /* nothing to undo */
+    st->day_valid = 0;
     if (s_batch_lost(st)) return;
-    s_run(st, st->rollback_to, "undoing a request");
-    s_run(st, st->release, "releasing a request");
+    char keep[sizeof st->err];
+    memcpy(keep, st->err, sizeof keep);
+    s_run(st, st->rollback, "abandoning the batch");
+    snprintf(st->err, sizeof st->err,
+             "a request failed after it had written (%s); the batch was abandoned",
+             keep[0] ? keep : "no reason given");
+    st->lost = 1;
+    hl_error("%s", st->err);
 }
 
 /* ---- tickets --------------------------------------------------------------------- */
@@ -822,26 +1025,76 @@ static void s_read_ticket(sqlite3_stmt *s, ticket *t)
     t->dispatch_id = s_col_int(s, i++);
 }
 
+/* Add t's co units to the queryable copy. */
+static int s_co_insert(store *st, const ticket *t)
+{
+    for (int i = 0; i < t->nco; i++) {
+        s_bind_int(st->co_insert, ":id", t->id);
+        s_bind_text(st->co_insert, ":unit", t->co[i]);
+        if (s_run(st, st->co_insert, "saving co units") != STORE_OK) return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+/* Write the day's count to daily_seq if this batch moved it. */
+static int s_day_flush(store *st)
+{
+    if (!st->day_dirty) return STORE_OK;
+    s_bind_text(st->daily_put, ":day", st->day);
+    s_bind_int(st->daily_put, ":n", st->day_n);
+    if (s_run(st, st->daily_put, "numbering tickets") != STORE_OK) return STORE_ERROR;
+    st->day_dirty = 0;
+    return STORE_OK;
+}
+
+/* The next number of day yyyymmdd. */
+static int s_day_next(store *st, const char yyyymmdd[9], int64_t *n)
+{
+    if (!st->day_valid || memcmp(st->day, yyyymmdd, 8) != 0) {
+        if (st->day_valid && s_day_flush(st) != STORE_OK) return STORE_ERROR;
+        sqlite3_stmt *s = st->daily_get;
+        memcpy(st->day, yyyymmdd, 8);
+        st->day[8] = '\0';
+        s_bind_text(s, ":day", st->day);
+        int rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            s_fail(st, "numbering a ticket");
+            s_done(s);
+            return STORE_ERROR;
+        }
+        st->day_n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        s_done(s);
+        st->day_valid = 1;
+        st->day_dirty = 0;
+    }
+    *n = ++st->day_n;
+    st->day_dirty = 1;
+    return STORE_OK;
+}
+
 int store_ticket_insert(store *st, ticket *t, const char yyyymmdd[9])
 {
-    sqlite3_stmt *s = st->daily_next;
-    s_bind_text(s, ":day", yyyymmdd);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        s_fail(st, "numbering a ticket");
-        s_done(s);
-        return STORE_ERROR;
-    }
-    int64_t n = sqlite3_column_int64(s, 0);
-    s_done(s);
+    int64_t n;
+    if (s_day_next(st, yyyymmdd, &n) != STORE_OK) return STORE_ERROR;
     snprintf(t->no, sizeof t->no, "%.8s-%06lld", yyyymmdd, (long long)n);
-    t->id = 0;
+    /* the id is the one store_ticket_next_id promised */
+    t->id = st->next_ticket;
     char *co = ticket_co_text(t);
     s_bind_ticket(st->t_insert, t, co);
     int rc = s_run(st, st->t_insert, "saving a ticket");
     free(co);
-    if (rc != STORE_OK) return STORE_ERROR;
-    t->id = sqlite3_last_insert_rowid(st->db);
-    return store_ticket_set_co(st, t);
+    if (rc != STORE_OK) {
+        t->id = 0;
+        return STORE_ERROR;
+    }
+    st->next_ticket++;
+    /* a new ticket has no co rows to replace */
+    return s_co_insert(st, t);
+}
+
+int64_t store_ticket_next_id(const store *st)
+{
+    return st->next_ticket;
 }
 
 int store_ticket_update(store *st, const ticket *t)
@@ -857,12 +1110,7 @@ int store_ticket_set_co(store *st, const ticket *t)
 {
     s_bind_int(st->co_delete, ":id", t->id);
     if (s_run(st, st->co_delete, "saving co units") != STORE_OK) return STORE_ERROR;
-    for (int i = 0; i < t->nco; i++) {
-        s_bind_int(st->co_insert, ":id", t->id);
-        s_bind_text(st->co_insert, ":unit", t->co[i]);
-        if (s_run(st, st->co_insert, "saving co units") != STORE_OK) return STORE_ERROR;
-    }
-    return STORE_OK;
+    return s_co_insert(st, t);
 }
 
 static int s_ticket_one(store *st, sqlite3_stmt *s, ticket *out)

@@ -2,7 +2,8 @@
  * No database types leave this interface, so a second backend (PostgreSQL)
  * can implement it. Work is grouped in batches: store_begin … store_commit
  * makes every operation in between durable at once (one fsync); a mark
- * inside a batch lets one failing request be undone alone. */
+ * inside a batch lets a request that fails before writing anything leave
+ * the batch untouched. */
 #ifndef HOTLINE_STORE_H
 #define HOTLINE_STORE_H
 
@@ -19,7 +20,7 @@ typedef struct store store;
 enum { STORE_OK = 0, STORE_ERROR = -1, STORE_NONE = 1 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Open (creating or migrating) the database at path, or a private
  * in-memory database when path is STORE_MEMORY (tests, fuzzing). synchronous
@@ -44,16 +45,25 @@ int store_begin(store *st);
 int store_commit(store *st);
 void store_rollback(store *st);
 /* Within a batch: mark before a request, unmark when it succeeded, undo
- * when it failed (everything since the mark is gone, the batch goes on). */
+ * when it failed. A mark costs nothing. A request that failed before it
+ * wrote anything is undone alone and the batch goes on; one that failed
+ * after writing (a database error, or a bug: requests check before they
+ * write) abandons the whole batch: nothing of it remains, every later
+ * store_mark fails and store_commit returns -1 with the reason. */
 int store_mark(store *st);
 void store_unmark(store *st);
 void store_undo(store *st);
 
 /* ---- tickets ---------------------------------------------------------- */
 
-/* Insert a new ticket: assigns t->id and t->no ("YYYYMMDD-NNNNNN" from the
- * local date yyyymmdd and that day's sequence). Writes the co list too. */
+/* Insert a new ticket: assigns t->id (store_ticket_next_id) and t->no
+ * ("YYYYMMDD-NNNNNN" from the local date yyyymmdd and that day's
+ * sequence); every other field is written as given, dispatch_id included.
+ * Writes the co list too. */
 int store_ticket_insert(store *st, ticket *t, const char yyyymmdd[9]);
+/* The id the next store_ticket_insert gives, so that rows pointing to the
+ * new ticket (its first dispatch) can go in first. */
+int64_t store_ticket_next_id(const store *st);
 /* Rewrite every mutable field of the ticket t->id. */
 int store_ticket_update(store *st, const ticket *t);
 /* Replace the co units of ticket t->id with t->co (the queryable copy). */

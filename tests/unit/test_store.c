@@ -213,15 +213,10 @@ static void test_mark_undo_rollback(void **state)
     ticket t;
     assert_int_equal(store_event_next_seq(st), 1);
     assert_int_equal(store_begin(st), 0);
-    /* a request that fails is undone alone */
+    /* a request that fails before it writes leaves the batch as it was */
     assert_int_equal(store_mark(st), 0);
-    s_full(&t);
-    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_int_equal(s_event(st, "created", t.id), 1);
     store_undo(st);
-    ticket_clear(&t);
-    assert_int_equal(store_event_next_seq(st), 1);
-    /* the next one succeeds and gets the same number and seq */
+    /* the next one succeeds */
     assert_int_equal(store_mark(st), 0);
     s_full(&t);
     assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
@@ -230,22 +225,59 @@ static void test_mark_undo_rollback(void **state)
     store_unmark(st);
     ticket_clear(&t);
     assert_int_equal(store_commit(st), 0);
+    /* one that fails after writing takes its whole batch with it: the
+     * requests before it in the batch, and every one after */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_mark(st), 0);
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_string_equal(t.no, "20261127-000002");
+    assert_int_equal(s_event(st, "created", t.id), 2);
+    store_unmark(st);
+    ticket_clear(&t);
+    assert_int_equal(store_mark(st), 0);
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_int_equal(s_event(st, "created", t.id), 3);
+    store_undo(st);
+    ticket_clear(&t);
+    assert_int_not_equal(store_mark(st), 0);
+    assert_int_not_equal(store_commit(st), 0);
+    assert_non_null(strstr(store_errmsg(st), "abandoned"));
+    assert_int_equal(store_event_next_seq(st), 2);
+    store_filter f = {.limit = 100};
+    assert_int_equal(s_count(st, &f), 1);
+    /* the numbers come back too */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_mark(st), 0);
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_string_equal(t.no, "20261127-000002");
+    assert_int_equal(s_event(st, "created", t.id), 2);
+    store_unmark(st);
+    ticket_clear(&t);
+    assert_int_equal(store_commit(st), 0);
     /* a batch rolled back leaves nothing, and the seq comes back */
     assert_int_equal(store_begin(st), 0);
     assert_int_equal(store_mark(st), 0);
     s_full(&t);
     assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_int_equal(s_event(st, "created", t.id), 2);
+    assert_int_equal(s_event(st, "created", t.id), 3);
     store_unmark(st);
     ticket_clear(&t);
     store_rollback(st);
-    assert_int_equal(store_event_next_seq(st), 2);
-    store_filter f = {.limit = 100};
-    assert_int_equal(s_count(st, &f), 1);
+    assert_int_equal(store_event_next_seq(st), 3);
+    assert_int_equal(s_count(st, &f), 2);
     store_close(&st);
-    /* the seq is read back from the log after a restart */
+    /* the seq and the numbers are read back after a restart */
     st = s_open();
-    assert_int_equal(store_event_next_seq(st), 2);
+    assert_int_equal(store_event_next_seq(st), 3);
+    assert_int_equal(store_begin(st), 0);
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
+    assert_string_equal(t.no, "20261127-000003");
+    ticket_clear(&t);
+    assert_int_equal(store_commit(st), 0);
     store_close(&st);
 }
 
@@ -531,6 +563,61 @@ static void test_lost_batch(void **state)
     store_close(&st);
 }
 
+/* A database of schema version 2 keeps its idempotency keys through the
+ * move of the idem table to a rowid table (version 3). */
+static void test_migrate_idem_v3(void **state)
+{
+    store *st = s_open();
+    store_close(&st);
+    /* turn the file back into version 2's idem table, with a key in it */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE idem;"
+                                  "CREATE TABLE idem (key TEXT PRIMARY KEY, op TEXT NOT NULL,"
+                                  " result TEXT NOT NULL, created_at INTEGER NOT NULL)"
+                                  " WITHOUT ROWID;"
+                                  "CREATE INDEX idem_created ON idem(created_at);"
+                                  "INSERT INTO idem VALUES ('k1', 'create', '{\"ticket\":{}}', 5);"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = s_open();
+    char *op = NULL, *result = NULL;
+    assert_int_equal(store_idem_get(st, "k1", &op, &result), STORE_OK);
+    assert_string_equal(op, "create");
+    assert_string_equal(result, "{\"ticket\":{}}");
+    free(op);
+    free(result);
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_idem_put(st, "k2", "sign", "{}", 6), 0);
+    assert_int_equal(store_commit(st), 0);
+    int64_t n = 0;
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_idem_purge(st, 6, &n), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_idem_get(st, "k1", &op, &result), STORE_NONE);
+    assert_int_equal(store_idem_get(st, "k2", &op, &result), STORE_OK);
+    free(op);
+    free(result);
+    store_close(&st);
+    assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT user_version FROM pragma_user_version),"
+                                        " (SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master"
+                                        " WHERE name = 'idem')",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), STORE_SCHEMA_VERSION);
+    assert_int_equal(sqlite3_column_int(q, 1), 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_repeat_lookup_and_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_feeds_log_idem, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_lost_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_idem_v3, s_setup, s_teardown),
         cmocka_unit_test(test_core_in_memory),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
