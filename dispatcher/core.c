@@ -275,10 +275,12 @@ static void s_actor(req_ctx *x)
     }
 }
 
-/* Append an event to the log and queue it for publishing. */
-static int s_publish(core *c, core_outq *out, int64_t ticket_id, const char *kind,
-                     const char *topic, const char *actor, const char *from, const char *to,
-                     const char *unit, const char *note, cJSON *json, hl_ms now)
+/* Append an event to the log and queue it for publishing. body is the
+ * text of the event's members after seq and time (no braces; may be ""). */
+static int s_publish_text(core *c, core_outq *out, int64_t ticket_id, const char *kind,
+                          const char *topic, const char *actor, const char *from, const char *to,
+                          const char *unit, const char *note, const char *body, size_t bodylen,
+                          hl_ms now)
 {
     store_event ev = {
         .seq = store_event_next_seq(c->st),
@@ -293,18 +295,18 @@ static int s_publish(core *c, core_outq *out, int64_t ticket_id, const char *kin
         .note = note,
     };
     /* seq goes first in the published object */
-    cJSON *o = cJSON_CreateObject();
-    hl_json_add_int(o, "seq", ev.seq);
-    hl_json_add_time(o, "time", now);
-    cJSON *it = json->child;
-    while (it) {
-        cJSON *next = it->next;
-        cJSON_AddItemToObject(o, it->string, cJSON_DetachItemViaPointer(json, it));
-        it = next;
+    hl_buf b;
+    hl_buf_init(&b);
+    hl_buf_adds(&b, "{\"seq\":");
+    hl_json_write_int(&b, ev.seq);
+    hl_buf_adds(&b, ",\"time\":");
+    hl_json_write_time(&b, now);
+    if (bodylen) {
+        hl_buf_addc(&b, ',');
+        hl_buf_add(&b, body, bodylen);
     }
-    cJSON_Delete(json);
-    char *text = hl_json_print(o);
-    cJSON_Delete(o);
+    hl_buf_addc(&b, '}');
+    char *text = hl_buf_steal(&b);
     ev.json = text;
     if (store_event_append(c->st, &ev) != STORE_OK) {
         free(text);
@@ -314,20 +316,45 @@ static int s_publish(core *c, core_outq *out, int64_t ticket_id, const char *kin
     return 0;
 }
 
-/* A ticket event: ticket.<kind>.<unit|->. */
+/* The same with the members in a JSON object (consumed). */
+static int s_publish(core *c, core_outq *out, int64_t ticket_id, const char *kind,
+                     const char *topic, const char *actor, const char *from, const char *to,
+                     const char *unit, const char *note, cJSON *json, hl_ms now)
+{
+    char *members = hl_json_print(json);
+    cJSON_Delete(json);
+    size_t len = strlen(members);
+    int rc = s_publish_text(c, out, ticket_id, kind, topic, actor, from, to, unit, note,
+                            members + 1, len >= 2 ? len - 2 : 0, now);
+    free(members);
+    return rc;
+}
+
+/* A ticket event: ticket.<kind>.<unit|->. Written as text: it is on the
+ * path of every change. */
 static int s_event(req_ctx *x, const ticket *t, const char *kind, int from, const char *unit,
                    const char *note, const char *actor)
 {
     char topic[160];
     snprintf(topic, sizeof topic, "ticket.%s.%s", kind, unit ? unit : "-");
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "kind", kind);
-    cJSON_AddStringToObject(o, "actor", actor ? actor : x->actor);
-    if (note) cJSON_AddStringToObject(o, "note", note);
-    cJSON_AddItemToObject(o, "ticket", ticket_json_brief(t));
-    return s_publish(x->c, x->out, t->id, kind, topic, actor ? actor : x->actor,
-                     from >= 0 ? ticket_status_name((ticket_status)from) : NULL,
-                     ticket_status_name(t->status), unit, note, o, x->now);
+    if (!actor) actor = x->actor;
+    hl_buf b;
+    hl_buf_init(&b);
+    hl_buf_adds(&b, "\"kind\":");
+    hl_json_write_str(&b, kind);
+    hl_buf_adds(&b, ",\"actor\":");
+    hl_json_write_str(&b, actor);
+    if (note) {
+        hl_buf_adds(&b, ",\"note\":");
+        hl_json_write_str(&b, note);
+    }
+    hl_buf_adds(&b, ",\"ticket\":");
+    ticket_json_brief_write(t, &b);
+    int rc = s_publish_text(x->c, x->out, t->id, kind, topic, actor,
+                            from >= 0 ? ticket_status_name((ticket_status)from) : NULL,
+                            ticket_status_name(t->status), unit, note, b.data, b.len, x->now);
+    hl_buf_free(&b);
+    return rc;
 }
 
 /* A unit event: unit.online.<unit> or unit.offline.<unit>. */
@@ -351,10 +378,15 @@ static int s_feed(req_ctx *x, const char *unit, const char *kind, int64_t ticket
     if (store_feed_add(x->st, unit, kind, ticket_id, x->now, &seq) != STORE_OK) return -1;
     int u = hl_config_unit(x->cfg, unit);
     if (u < 0) return 0;
-    cJSON *f = cJSON_CreateObject();
-    cJSON_AddStringToObject(f, "unit", unit);
-    hl_json_add_int(f, "seq", seq);
-    char *text = hl_push_build("inbox", f);
+    /* {"v":1,"push":"inbox","unit":…,"seq":…}, as hl_push_build prints it */
+    hl_buf b;
+    hl_buf_init(&b);
+    hl_buf_adds(&b, "{\"v\":1,\"push\":\"inbox\",\"unit\":");
+    hl_json_write_str(&b, unit);
+    hl_buf_adds(&b, ",\"seq\":");
+    hl_json_write_int(&b, seq);
+    hl_buf_addc(&b, '}');
+    char *text = hl_buf_steal(&b);
     for (size_t i = x->out_start; i < x->out->n; i++) {
         core_out *o = &x->out->items[i];
         if (o->kind == CORE_OUT_PUSH && o->unit == u) {
@@ -639,7 +671,7 @@ static int s_dispatch_end(req_ctx *x, ticket *t, const char *reason)
 
 static void s_result_ticket(req_ctx *x, const ticket *t)
 {
-    cJSON_AddItemToObject(x->result, "ticket", ticket_json(t, x->cfg));
+    cJSON_AddItemToObject(x->result, "ticket", ticket_json_raw(t, x->cfg));
 }
 
 /* ---- session ops
@@ -774,7 +806,7 @@ static void s_list_cb(const ticket *t, void *arg)
         a->more = 1;
         return;
     }
-    cJSON_AddItemToArray(a->arr, ticket_json(t, a->x->cfg));
+    cJSON_AddItemToArray(a->arr, ticket_json_raw(t, a->x->cfg));
     a->last_id = t->id;
     a->n++;
 }
@@ -891,7 +923,7 @@ static hl_err s_op_inbox(req_ctx *x)
         hl_json_add_int(o, "seq", a.items[i].seq);
         cJSON_AddStringToObject(o, "kind", a.items[i].kind);
         if (rc == STORE_OK)
-            cJSON_AddItemToObject(o, "ticket", ticket_json(&t, x->cfg));
+            cJSON_AddItemToObject(o, "ticket", ticket_json_raw(&t, x->cfg));
         else
             cJSON_AddNullToObject(o, "ticket");
         cJSON_AddItemToArray(arr, o);
@@ -1164,11 +1196,11 @@ static hl_err s_op_create(req_ctx *x)
     char day[9];
     hl_cal_local_yyyymmdd(x->cfg->calendar, x->now, day);
     rel none = {0};
-    int rc = store_ticket_insert(x->st, &t, day);
-    if (rc == STORE_OK && t.lead) {
-        rc = s_dispatch_open(x, &t);
-        if (rc == STORE_OK) rc = store_ticket_update(x->st, &t);
-    }
+    /* the dispatch goes in first, for the id the ticket will get, so that
+     * the ticket's row is written once, as it will stay */
+    t.id = store_ticket_next_id(x->st);
+    int rc = t.lead ? s_dispatch_open(x, &t) : STORE_OK;
+    if (rc == STORE_OK) rc = store_ticket_insert(x->st, &t, day);
     if (rc != STORE_OK || s_event(x, &t, "created", -1, t.lead, why, NULL) != 0 ||
         s_feed_change(x, &t, &none, "assigned", 0) != 0) {
         ticket_clear(&t);
@@ -1665,12 +1697,7 @@ static int s_idem_replay(req_ctx *x, core_reply *rep, hl_err *e)
                     "change",
                     x->req->idem, op);
     } else {
-        cJSON *r = cJSON_Parse(result);
-        if (!cJSON_IsObject(r)) { /* decide before hl_reply_ok consumes it */
-            cJSON_Delete(r);
-            r = NULL;
-        }
-        rep->text = hl_reply_ok(x->req->id, r);
+        rep->text = hl_reply_ok_text(x->req->id, result);
         *e = HL_OK;
     }
     free(op);
@@ -1747,21 +1774,20 @@ void core_handle_as(core *c, const void *peer, size_t peerlen, const core_princi
         else
             e = s_op_later(&x);
     }
-    if (e == HL_OK && !replayed && req.spec->mutates && req.idem) {
+    /* the result is printed once: for the reply and for the idem record */
+    char *result_text = e == HL_OK && !replayed ? hl_json_print(x.result) : NULL;
+    if (result_text && req.spec->mutates && req.idem) {
         /* remember the result, so a retry gets it instead of a second change */
-        char *result_text = hl_json_print(x.result);
         if (store_idem_put(c->st, req.idem, req.op, result_text, x.now) != STORE_OK)
             e = s_internal(&x);
-        free(result_text);
     }
     if (e == HL_OK) {
         store_unmark(c->st);
         rep->changed = req.spec->mutates && !replayed;
-        if (!replayed) {
-            rep->text = hl_reply_ok(req.id, x.result);
-            x.result = NULL;
-        }
+        if (!replayed) rep->text = hl_reply_ok_text(req.id, result_text);
+        free(result_text);
     } else {
+        free(result_text);
         store_undo(c->st);
         core_outq_truncate(out, x.out_start);
         free(rep->text);

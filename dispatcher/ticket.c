@@ -154,8 +154,135 @@ cJSON *ticket_json_brief(const ticket *t)
     return o;
 }
 
+/* Literal pieces are added with their length known at compile time. */
+#define LIT(b, s) hl_buf_add((b), (s), sizeof(s) - 1)
+
+void ticket_json_write(const ticket *t, const hl_config *cfg, hl_buf *b)
+{
+    hl_buf_reserve(b, 1536); /* a ticket's usual size: one allocation */
+    LIT(b, "{\"id\":");
+    hl_json_write_int(b, t->id);
+    LIT(b, ",\"no\":");
+    hl_json_write_str(b, t->no);
+    LIT(b, ",\"status\":");
+    hl_json_write_str(b, ticket_status_name(t->status));
+    LIT(b, ",\"category\":");
+    hl_json_write_str(b, t->category);
+    int cat = hl_config_category(cfg, t->category);
+    LIT(b, ",\"category_name\":");
+    hl_json_write_str(b, cat >= 0 ? cfg->categories[cat].name : NULL);
+    LIT(b, ",\"urgency\":");
+    hl_json_write_str(b, hl_urgency_name(t->urgency));
+    LIT(b, ",\"channel\":");
+    hl_json_write_str(b, hl_channel_name(t->channel));
+    LIT(b, ",\"title\":");
+    hl_json_write_str(b, t->title);
+    LIT(b, ",\"description\":");
+    hl_json_write_str(b, t->description);
+    LIT(b, ",\"caller\":{\"name\":");
+    hl_json_write_str(b, t->caller_name);
+    LIT(b, ",\"phone\":");
+    hl_json_write_str(b, t->caller_phone);
+    LIT(b, "},\"location\":{\"cell\":");
+    hl_json_write_str(b, t->cell);
+    if (t->has_point) {
+        LIT(b, ",\"lat\":");
+        hl_json_write_num(b, t->lat);
+        LIT(b, ",\"lon\":");
+        hl_json_write_num(b, t->lon);
+    } else {
+        LIT(b, ",\"lat\":null,\"lon\":null");
+    }
+    LIT(b, ",\"address\":");
+    hl_json_write_str(b, t->address);
+    LIT(b, ",\"town\":");
+    hl_json_write_str(b, t->town);
+    LIT(b, "},\"lead\":");
+    hl_json_write_str(b, t->lead);
+    LIT(b, ",\"co\":[");
+    for (int i = 0; i < t->nco; i++) {
+        if (i) hl_buf_addc(b, ',');
+        hl_json_write_str(b, t->co[i]);
+    }
+    LIT(b, "],\"escalated_to\":");
+    hl_json_write_str(b, t->escalated_to);
+    LIT(b, ",\"created_at\":");
+    hl_json_write_time(b, t->created_at);
+    LIT(b, ",\"dispatched_at\":");
+    hl_json_write_time(b, t->dispatched_at);
+    LIT(b, ",\"signed_at\":");
+    hl_json_write_time(b, t->signed_at);
+    LIT(b, ",\"resolved_at\":");
+    hl_json_write_time(b, t->resolved_at);
+    LIT(b, ",\"closed_at\":");
+    hl_json_write_time(b, t->closed_at);
+    LIT(b, ",\"sign_due\":");
+    hl_json_write_time(b, t->sign_due);
+    LIT(b, ",\"finish_due\":");
+    hl_json_write_time(b, t->finish_due);
+    LIT(b, ",\"flags\":{\"yellow\":");
+    hl_json_write_int(b, t->yellow);
+    LIT(b, ",\"red\":");
+    hl_json_write_int(b, t->red);
+    LIT(b, "},\"repeat_calls\":");
+    hl_json_write_int(b, t->repeat_calls);
+    LIT(b, ",\"reopen_count\":");
+    hl_json_write_int(b, t->reopen_count);
+    LIT(b, ",\"supervise_count\":");
+    hl_json_write_int(b, t->supervise_count);
+    if (t->ext_state == TEXT_NONE) {
+        LIT(b, ",\"extension\":null");
+    } else {
+        LIT(b, ",\"extension\":{\"until\":");
+        hl_json_write_time(b, t->ext_until);
+        LIT(b, ",\"reason\":");
+        hl_json_write_str(b, t->ext_reason);
+        LIT(b, ",\"state\":");
+        hl_json_write_str(b, ticket_ext_state_name(t->ext_state));
+        hl_buf_addc(b, '}');
+    }
+    LIT(b, ",\"result\":");
+    hl_json_write_str(b, t->result);
+    LIT(b, ",\"satisfaction\":");
+    hl_json_write_str(b, t->satisfaction);
+    LIT(b, ",\"merged_into\":");
+    hl_json_write_str(b, t->merged_into);
+    LIT(b, ",\"return_reason\":");
+    hl_json_write_str(b, t->return_reason);
+    hl_buf_addc(b, '}');
+}
+
+void ticket_json_brief_write(const ticket *t, hl_buf *b)
+{
+    LIT(b, "{\"id\":");
+    hl_json_write_int(b, t->id);
+    LIT(b, ",\"no\":");
+    hl_json_write_str(b, t->no);
+    LIT(b, ",\"status\":");
+    hl_json_write_str(b, ticket_status_name(t->status));
+    LIT(b, ",\"lead\":");
+    hl_json_write_str(b, t->lead);
+    LIT(b, ",\"category\":");
+    hl_json_write_str(b, t->category);
+    LIT(b, ",\"urgency\":");
+    hl_json_write_str(b, hl_urgency_name(t->urgency));
+    hl_buf_addc(b, '}');
+}
+
+cJSON *ticket_json_raw(const ticket *t, const hl_config *cfg)
+{
+    hl_buf b;
+    hl_buf_init(&b);
+    ticket_json_write(t, cfg, &b);
+    cJSON *raw = cJSON_CreateRaw(b.data);
+    hl_buf_free(&b);
+    if (!raw) hl_panic("out of memory building JSON");
+    return raw;
+}
+
 char *ticket_co_text(const ticket *t)
 {
+    if (t->nco == 0) return hl_strdup("[]");
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; i < t->nco; i++)
         cJSON_AddItemToArray(a, cJSON_CreateString(t->co[i]));
@@ -167,6 +294,7 @@ char *ticket_co_text(const ticket *t)
 void ticket_co_from_text(ticket *t, const char *text)
 {
     ticket_set_co(t, NULL, 0);
+    if (!text || strcmp(text, "[]") == 0) return; /* the common case, without a parse */
     cJSON *a = text ? cJSON_Parse(text) : NULL;
     int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
     if (n > 0) {

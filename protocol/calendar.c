@@ -8,6 +8,7 @@
 #include "hotline/util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,17 @@ struct hl_calendar {
     int nholidays, capholidays;
     int32_t *extra; /* sorted, unique make-up working days */
     int nextra, capextra;
+    /* Memo of local midnights, the only part that changes after set-up
+     * (hence the casts from const): mktime and localtime cost thousands of
+     * instructions each in a zone past its last transition (glibc parses
+     * the zone's rule string on every call), and every dispatch walks the
+     * same few days. One thread uses a calendar at a time. */
+    struct {
+        int64_t day;
+        hl_ms mid;
+    } memo[64];
+    int64_t last_day;        /* the local day of the last s_local_day … */
+    hl_ms last_lo, last_hi;  /* … and its bounds [midnight, next midnight) */
 };
 
 /* ---- date helpers --------------------------------------------------------- */
@@ -156,8 +168,8 @@ static time_t s_floor_secs(hl_ms t)
     return (time_t)(t >= 0 ? t / 1000 : (t - 999) / 1000);
 }
 
-/* Local day number of instant t (TZ already applied). */
-static int64_t s_local_day(hl_ms t)
+/* Local day number of instant t (TZ already applied), without the memo. */
+static int64_t s_local_day_slow(hl_ms t)
 {
     time_t secs = s_floor_secs(t);
     struct tm tm;
@@ -181,6 +193,40 @@ static hl_ms s_local_instant(int64_t day, int min)
     tm.tm_min = min % 60;
     tm.tm_isdst = -1;
     return (hl_ms)mktime(&tm) * 1000;
+}
+
+/* The instant local day `day` begins (TZ already applied), memoised. */
+static hl_ms s_midnight(const hl_calendar *cal, int64_t day)
+{
+    hl_calendar *m = (hl_calendar *)cal;
+    unsigned slot = (unsigned)((uint64_t)day & (HL_ARRAY_LEN(m->memo) - 1));
+    if (m->memo[slot].day != day) {
+        m->memo[slot].mid = s_local_instant(day, 0);
+        m->memo[slot].day = day;
+    }
+    return m->memo[slot].mid;
+}
+
+/* Local day number of instant t (TZ already applied). */
+static int64_t s_local_day(const hl_calendar *cal, hl_ms t)
+{
+    hl_calendar *m = (hl_calendar *)cal;
+    if (t >= m->last_lo && t < m->last_hi) return m->last_day;
+    int64_t day = s_local_day_slow(t);
+    hl_ms lo = s_midnight(cal, day), hi = s_midnight(cal, day + 1);
+    if (t >= lo && t < hi) { /* remembered only when the bounds agree */
+        m->last_day = day;
+        m->last_lo = lo;
+        m->last_hi = hi;
+    }
+    return day;
+}
+
+static void s_memo_clear(hl_calendar *cal)
+{
+    for (size_t i = 0; i < HL_ARRAY_LEN(cal->memo); i++)
+        cal->memo[i].day = INT64_MIN;
+    cal->last_lo = cal->last_hi = 0;
 }
 
 /* ---- lifecycle and settings ----------------------------------------------- */
@@ -207,6 +253,7 @@ hl_calendar *hl_cal_new(const char *tz, char **err)
     cal->spans[1] = (hl_cal_span){13 * 60 + 30, 17 * 60 + 30};
     cal->nspans = 2;
     s_update_day_ms(cal);
+    s_memo_clear(cal);
     setenv("TZ", cal->tzenv, 1);
     tzset();
     return cal;
@@ -313,7 +360,7 @@ static int s_work_ahead(const hl_calendar *cal, int64_t day)
 int hl_cal_is_workday(const hl_calendar *cal, hl_ms t)
 {
     s_apply_tz(cal);
-    return s_is_working_day(cal, s_local_day(t));
+    return s_is_working_day(cal, s_local_day(cal, t));
 }
 
 int64_t hl_cal_day_ms(const hl_calendar *cal)
@@ -325,7 +372,7 @@ void hl_cal_local_yyyymmdd(const hl_calendar *cal, hl_ms t, char out[9])
 {
     s_apply_tz(cal);
     int y, m, d;
-    s_civil_from_days(s_local_day(t), &y, &m, &d);
+    s_civil_from_days(s_local_day(cal, t), &y, &m, &d);
     if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
     snprintf(out, 9, "%04d%02d%02d", y, m, d);
 }
@@ -345,8 +392,8 @@ typedef struct s_walker {
 static void s_day_spans(const hl_calendar *cal, s_walker *w, int64_t day, hl_ms *starts,
                         hl_ms *ends)
 {
-    hl_ms mid = w->next_day == day ? w->next_mid : s_local_instant(day, 0);
-    hl_ms next = s_local_instant(day + 1, 0);
+    hl_ms mid = w->next_day == day ? w->next_mid : s_midnight(cal, day);
+    hl_ms next = s_midnight(cal, day + 1);
     w->next_day = day + 1;
     w->next_mid = next;
     int uniform = next - mid == 86400000;
@@ -367,7 +414,7 @@ hl_ms hl_cal_add_work(const hl_calendar *cal, hl_ms t, int64_t work_ms)
 {
     if (work_ms <= 0) return t;
     s_apply_tz(cal);
-    int64_t day = s_local_day(t);
+    int64_t day = s_local_day(cal, t);
     s_walker w = {INT64_MIN, 0};
     int64_t left = work_ms;
     hl_ms starts[HL_CAL_MAX_SPANS], ends[HL_CAL_MAX_SPANS];
@@ -389,7 +436,7 @@ int64_t hl_cal_work_between(const hl_calendar *cal, hl_ms a, hl_ms b)
 {
     if (b <= a) return 0;
     s_apply_tz(cal);
-    int64_t day = s_local_day(a), last = s_local_day(b);
+    int64_t day = s_local_day(cal, a), last = s_local_day(cal, b);
     if (!s_work_ahead(cal, day)) return b - a; /* consistent with add_work */
     s_walker w = {INT64_MIN, 0};
     int64_t sum = 0;

@@ -173,9 +173,16 @@ static void s_buf_reserve(hl_buf *b, size_t extra)
     b->cap = cap;
 }
 
+void hl_buf_reserve(hl_buf *b, size_t extra)
+{
+    s_buf_reserve(b, extra);
+}
+
+/* The adds test the room themselves: JSON is written a few bytes at a
+ * time, and these run some hundred times per ticket. */
 void hl_buf_add(hl_buf *b, const void *p, size_t n)
 {
-    s_buf_reserve(b, n);
+    if (b->len + n + 1 > b->cap) s_buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -188,7 +195,9 @@ void hl_buf_adds(hl_buf *b, const char *s)
 
 void hl_buf_addc(hl_buf *b, char c)
 {
-    hl_buf_add(b, &c, 1);
+    if (b->len + 2 > b->cap) s_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
 }
 
 void hl_buf_printf(hl_buf *b, const char *fmt, ...)

@@ -103,6 +103,10 @@ hl_err hl_args_check(const cJSON *obj, const hl_arg *args, const char *path, cha
 /* Replies and pushes, as NUL-terminated JSON text the caller frees.
  * result (may be NULL) is consumed: its members are moved into the reply. */
 char *hl_reply_ok(const char *re, cJSON *result);
+/* The same from a result already printed: result_text is a JSON object
+ * (or NULL for none) whose members, none named v, re or ok, follow the
+ * envelope. The text is what hl_reply_ok prints for that result. */
+char *hl_reply_ok_text(const char *re, const char *result_text);
 char *hl_reply_error(const char *re, hl_err code, const char *message);
 /* {"v":1,"push":kind, ...fields}; fields consumed. */
 char *hl_push_build(const char *kind, cJSON *fields);
@@ -136,5 +140,16 @@ void hl_json_add_int(cJSON *obj, const char *key, int64_t v);
 void hl_json_add_time(cJSON *obj, const char *key, int64_t t);
 /* Print compactly; the caller frees. Never NULL. */
 char *hl_json_print(const cJSON *obj);
+
+/* Writing JSON text straight into a buffer, without building a tree, for
+ * the hot paths (replies, events, pushes). Each writes exactly what
+ * hl_json_print would print for the same value. */
+struct hl_buf;
+/* A string, escaped as cJSON escapes it, or null when s is NULL. */
+void hl_json_write_str(struct hl_buf *b, const char *s);
+void hl_json_write_int(struct hl_buf *b, int64_t v);
+void hl_json_write_num(struct hl_buf *b, double v);
+/* An RFC 3339 time, or null when t is 0 or negative. */
+void hl_json_write_time(struct hl_buf *b, int64_t t);
 
 #endif

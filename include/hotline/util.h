@@ -53,6 +53,8 @@ typedef struct hl_buf {
 void hl_buf_init(hl_buf *b);
 void hl_buf_free(hl_buf *b);
 void hl_buf_reset(hl_buf *b);
+/* Make room for n more bytes now (one allocation instead of several). */
+void hl_buf_reserve(hl_buf *b, size_t n);
 void hl_buf_add(hl_buf *b, const void *p, size_t n);
 void hl_buf_adds(hl_buf *b, const char *s);
 void hl_buf_addc(hl_buf *b, char c);

@@ -285,6 +285,71 @@ static void test_error_codes(void **state)
     for (const hl_opspec *op = hl_ops; op->name; op++) assert_ptr_equal(hl_op_find(op->name), op);
 }
 
+/* hl_json_print and the text writers print what cJSON prints. */
+static void test_print_as_cjson(void **state)
+{
+    (void)state;
+    const char *samples[] = {
+        "{}",
+        "[]",
+        "{\"a\":[1,-2,0,2147483647,-2147483648,2147483648,1e15,123456789012345,0.5,36.123456,"
+        "119.4,1e-7,3.141592653589793,1.7976931348623157e308],\"b\":null,\"c\":true,"
+        "\"d\":false}",
+        "{\"s\":\"plain\",\"cjk\":\"噪音扰民 楼下广场舞\",\"esc\":\"q\\\"b\\\\s\\/n\\n"
+        "r\\rt\\tb\\bf\\fu\\u0001\\u001f\\u007f\\u00e9\"}",
+        "{\"nested\":{\"x\":[{\"y\":[[],{}]}],\"\":\"empty key\"},\"big\":-9007199254740991}",
+    };
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        cJSON *j = cJSON_Parse(samples[i]);
+        assert_non_null(j);
+        char *want = cJSON_PrintUnformatted(j);
+        char *got = hl_json_print(j);
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+        cJSON_Delete(j);
+    }
+    /* raw items go out verbatim; the writers match the tree's print */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("{\"k\":[1,2]}"));
+    char *text = hl_json_print(o);
+    assert_string_equal(text, "{\"raw\":{\"k\":[1,2]}}");
+    free(text);
+    cJSON_Delete(o);
+    hl_buf b;
+    hl_buf_init(&b);
+    hl_json_write_str(&b, "a\"\n\x01");
+    hl_buf_addc(&b, ' ');
+    hl_json_write_str(&b, NULL);
+    hl_buf_addc(&b, ' ');
+    hl_json_write_int(&b, -42);
+    hl_buf_addc(&b, ' ');
+    hl_json_write_num(&b, 0.1);
+    hl_buf_addc(&b, ' ');
+    hl_json_write_time(&b, 0);
+    hl_buf_addc(&b, ' ');
+    hl_json_write_time(&b, 1795761600123LL);
+    assert_string_equal(b.data, "\"a\\\"\\n\\u0001\" null -42 0.1 null \"2026-11-27T06:40:00.123Z\"");
+    hl_buf_free(&b);
+    /* a reply from a printed result is the reply from the tree */
+    cJSON *r = cJSON_Parse("{\"ticket\":{\"id\":17},\"repeat\":false}");
+    char *rt = hl_json_print(r);
+    char *a = hl_reply_ok("r1", r);
+    char *c = hl_reply_ok_text("r1", rt);
+    assert_string_equal(a, c);
+    free(a);
+    free(c);
+    free(rt);
+    a = hl_reply_ok("r2", NULL);
+    c = hl_reply_ok_text("r2", NULL);
+    assert_string_equal(a, c);
+    free(a);
+    free(c);
+    c = hl_reply_ok_text("r3", "{}");
+    assert_string_equal(c, "{\"v\":1,\"re\":\"r3\",\"ok\":true}");
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_version_and_op), cmocka_unit_test(test_argument_types),
         cmocka_unit_test(test_description_length), cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_replies),        cmocka_unit_test(test_error_codes),
+        cmocka_unit_test(test_print_as_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
