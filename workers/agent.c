@@ -39,6 +39,7 @@ struct agent {
     char *unit;
     agent_ui ui;
     void *ui_arg;
+    int columns_only; /* agent_set_columns_only */
     uv_prepare_t prep;
     uv_timer_t resync;
     uv_timer_t retry;
@@ -157,7 +158,10 @@ static void s_on_action(sess *s, const hl_reply *rep, void *arg, int64_t n)
         if (cJSON_IsObject(t)) wstore_ticket_put(a->store, t, 0, NULL);
         wstore_action_set_state(a->store, n, WS_DONE, NULL, NULL);
         s_q_done(a, it);
-        wstore_commit(a->store);
+        /* a person sees "done" only once it is saved; a UI that shows
+         * nobody anything has the loop's before-sleep hook commit it with
+         * the rest of the turn (a lost "done" resends with the same idem) */
+        if (!a->columns_only) wstore_commit(a->store);
         s_notify_action(a, n, rep->root);
         return;
     }
@@ -256,6 +260,8 @@ size_t agent_open_actions(const agent *a)
 typedef struct ag_note {
     char kind[16];
     ws_ticket now, prev;
+    int deferred; /* 1: stored with a later item of its ticket; 2: and counted there */
+    int assign;   /* what the item adds to the ticket's assignments */
 } ag_note;
 
 static void s_sync_send(agent *a);
@@ -277,6 +283,7 @@ static void s_on_inbox(sess *s, const hl_reply *rep, void *arg, int64_t after)
     ag_note *notes = count ? hl_calloc((size_t)count, sizeof *notes) : NULL;
     int nn = 0;
     int64_t maxseq = wstore_cursor(a->store);
+    int lite = a->columns_only;
     const cJSON *item;
     cJSON_ArrayForEach(item, items)
     {
@@ -288,10 +295,36 @@ static void s_on_inbox(sess *s, const hl_reply *rep, void *arg, int64_t after)
         if (!kind || !cJSON_IsObject(t)) continue;
         int assign = strcmp(kind, "assigned") == 0 || strcmp(kind, "reopened") == 0;
         ag_note *nt = &notes[nn];
-        if (wstore_ticket_put(a->store, t, assign, &nt->prev) != 0) continue;
+        /* Every item carries the ticket as it is now, so of several items
+         * of one ticket in a page only the last needs storing; the ones
+         * before add their assignments to it. Only for a columns-only UI:
+         * a console is shown each item against the version before it. */
+        int64_t tid = 0;
+        hl_json_int(t, "id", &tid);
+        int later = 0;
+        for (const cJSON *n = item->next; lite && n && !later; n = n->next) {
+            int64_t nid = 0;
+            hl_json_int(cJSON_GetObjectItemCaseSensitive(n, "ticket"), "id", &nid);
+            later = nid == tid && hl_json_str(n, "kind");
+        }
+        if (later) {
+            hl_strlcpy(nt->kind, kind, sizeof nt->kind);
+            nt->now.id = tid; /* the stored row is read once the page is in */
+            nt->deferred = 1;
+            nt->assign = assign;
+            nn++;
+            continue;
+        }
+        for (int k = 0; k < nn; k++)
+            if (notes[k].deferred == 1 && notes[k].now.id == tid) {
+                assign += notes[k].assign;
+                notes[k].deferred = 2; /* counted */
+            }
+        if (wstore_ticket_put(a->store, t, assign, lite ? NULL : &nt->prev) != 0) continue;
         int64_t id = 0;
         hl_json_int(t, "id", &id);
-        if (wstore_ticket_get(a->store, id, &nt->now) != 0) {
+        if ((lite ? wstore_ticket_head(a->store, id, &nt->now)
+                  : wstore_ticket_get(a->store, id, &nt->now)) != 0) {
             wstore_ticket_free(&nt->prev);
             continue;
         }
@@ -304,8 +337,14 @@ static void s_on_inbox(sess *s, const hl_reply *rep, void *arg, int64_t after)
                 a->unit, (long long)last, (long long)after);
         maxseq = last;
     }
+    /* items deferred to a later one of their ticket: the stored row now */
+    for (int i = 0; i < nn; i++)
+        if (notes[i].deferred) wstore_ticket_head(a->store, notes[i].now.id, &notes[i].now);
+    /* a page short of the limit is the end of the feed for now: no need to
+     * ask again for an empty one (unless a push came meanwhile) */
+    int more = count >= AGENT_INBOX_LIMIT;
     wstore_set_cursor(a->store, maxseq);
-    if (count == 0) wstore_set_last_sync(a->store, hl_now());
+    if (!more) wstore_set_last_sync(a->store, hl_now());
     wstore_commit(a->store);
     a->sync_items += nn;
     for (int i = 0; i < nn; i++) {
@@ -314,7 +353,7 @@ static void s_on_inbox(sess *s, const hl_reply *rep, void *arg, int64_t after)
         wstore_ticket_free(&notes[i].prev);
     }
     free(notes);
-    if (count > 0 || a->sync_again) {
+    if (more || a->sync_again) {
         a->sync_again = 0;
         s_sync_send(a);
         return;
@@ -442,8 +481,14 @@ agent *agent_new(uv_loop_t *loop, void *zctx, wstore *store, const char *endpoin
     return a;
 }
 
+void agent_set_columns_only(agent *a, int on)
+{
+    a->columns_only = on;
+}
+
 void agent_set_ui(agent *a, const agent_ui *ui, void *arg)
 {
+    a->columns_only = 0;
     if (ui)
         a->ui = *ui;
     else

@@ -33,7 +33,13 @@ typedef struct agent_ui {
 
 agent *agent_new(uv_loop_t *loop, void *zctx, wstore *store, const char *endpoint,
                  const char *unit, const char *client);
+/* Install the UI (NULL for none); this also ends columns-only mode. */
 void agent_set_ui(agent *a, const agent_ui *ui, void *arg);
+/* For a UI that reads only the columns of now and prev (id, no, status,
+ * lead, assigned) and shows nothing to a person: the agent then passes them
+ * without json (NULL), and commits answered actions with the next loop
+ * turn instead of one by one. The auto policy asks for it. */
+void agent_set_columns_only(agent *a, int on);
 /* Load the outbox and connect. */
 void agent_start(agent *a);
 /* Close the session and handles (the loop must run for them to finish);

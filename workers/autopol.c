@@ -244,7 +244,7 @@ static void s_run_step(autopilot *ap, const ap_step *st)
 {
     wstore *store = agent_store(ap->agent);
     ws_ticket t;
-    if (wstore_ticket_get(store, st->ticket, &t) != 0) return;
+    if (wstore_ticket_head(store, st->ticket, &t) != 0) return;
     int ours = strcmp(t.lead, agent_unit(ap->agent)) == 0;
     if (!ours || wstore_action_open_for(store, t.id)) goto out;
     if (st->kind == STEP_SIGN) {
@@ -345,6 +345,7 @@ autopilot *auto_new(uv_loop_t *loop, agent *a, const auto_policy *p)
     ap->timer.data = ap;
     static const agent_ui ui = {s_on_ticket, s_on_action, s_on_link, NULL, s_on_refused};
     agent_set_ui(a, &ui, ap);
+    agent_set_columns_only(a, 1); /* it reads ids and statuses, and shows nobody anything */
     return ap;
 }
 

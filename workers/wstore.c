@@ -23,7 +23,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#define WS_SCHEMA_VERSION 1
+#define WS_SCHEMA_VERSION 2
 
 enum {
     Q_META_GET,
@@ -42,6 +42,9 @@ enum {
     Q_A_EACH,
     Q_A_COUNT,
     Q_A_OPENFOR,
+    Q_T_HEAD,
+    Q_BEGIN,
+    Q_COMMIT,
     Q__COUNT
 };
 
@@ -71,7 +74,16 @@ static const char *const s_sql[Q__COUNT] = {
     [Q_A_COUNT] = "SELECT count(*) FROM outbox WHERE state = ?1",
     [Q_A_OPENFOR] = "SELECT 1 FROM outbox WHERE ticket = ?1 AND state IN ('pending', 'sent') "
                     "LIMIT 1",
+    [Q_T_HEAD] = "SELECT id, idx, no, status, lead, assigned, NULL FROM tickets WHERE id = ?1",
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
 };
+
+/* The outbox's states, checked as a chain of comparisons: SQLite builds a
+ * temporary b-tree for a constant IN list of more than two values on every
+ * row it checks, which made each outbox write cost three times as much
+ * (schema version 1 had the IN form; wstore_open rebuilds it). */
+#define WS_STATE_CHECK "state = 'pending' OR state = 'sent' OR state = 'done' OR state = 'refused'"
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -94,7 +106,7 @@ static const char s_schema[] =
     "  args TEXT NOT NULL,"
     "  idem TEXT NOT NULL UNIQUE,"
     "  created_at INTEGER NOT NULL,"
-    "  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'done', 'refused')),"
+    "  state TEXT NOT NULL CHECK (" WS_STATE_CHECK "),"
     "  code TEXT,"
     "  message TEXT,"
     "  updated_at INTEGER);"
@@ -105,6 +117,8 @@ struct wstore {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     int in_tx;
+    int64_t idem_next;  /* the last idem number handed out (meta "idem_next") … */
+    int idem_dirty;     /* … and not yet written to meta */
     char idem_prefix[56]; /* "<unit, clipped>-<8 hex of this run>" */
     int64_t cursor;       /* cached */
     char unit[72];
@@ -140,29 +154,34 @@ static sqlite3_stmt *s_stmt(wstore *s, int q)
     return st;
 }
 
-static void s_exec(wstore *s, const char *sql)
+/* Run a prepared statement that returns no rows; a failure is fatal. */
+static void s_run(wstore *s, int q, const char *what)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        char copy[512];
-        hl_strlcpy(copy, msg ? msg : "?", sizeof copy);
-        sqlite3_free(msg);
-        hl_fatal("local store: %s: %s", sql, copy);
-    }
+    sqlite3_stmt *st = s->q[q];
+    s_check(s, sqlite3_step(st), what);
+    sqlite3_reset(st);
 }
 
+/* BEGIN and COMMIT are prepared once: an auto worker commits hundreds of
+ * times a second, and sqlite3_exec parsed them every time. */
 static void s_tx(wstore *s)
 {
     if (!s->in_tx) {
-        s_exec(s, "BEGIN IMMEDIATE");
+        s_run(s, Q_BEGIN, "BEGIN IMMEDIATE");
         s->in_tx = 1;
     }
 }
 
+static void s_meta_set_int(wstore *s, const char *key, int64_t n);
+
 void wstore_commit(wstore *s)
 {
     if (s && s->in_tx) {
-        s_exec(s, "COMMIT");
+        if (s->idem_dirty) {
+            s_meta_set_int(s, "idem_next", s->idem_next);
+            s->idem_dirty = 0;
+        }
+        s_run(s, Q_COMMIT, "COMMIT");
         s->in_tx = 0;
     }
 }
@@ -226,6 +245,61 @@ fail:
     return -1;
 }
 
+/* Version 1 → 2: the outbox again, with the state check as comparisons. */
+static const char s_v2[] =
+    "CREATE TABLE outbox_v2("
+    "  n INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  op TEXT NOT NULL,"
+    "  ticket INTEGER,"
+    "  ref TEXT,"
+    "  args TEXT NOT NULL,"
+    "  idem TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (" WS_STATE_CHECK "),"
+    "  code TEXT,"
+    "  message TEXT,"
+    "  updated_at INTEGER);"
+    "INSERT INTO outbox_v2 SELECT n, op, ticket, ref, args, idem, created_at, state, code, "
+    "message, updated_at FROM outbox;"
+    "DROP TABLE outbox;"
+    "ALTER TABLE outbox_v2 RENAME TO outbox;"
+    "CREATE INDEX outbox_state ON outbox(state, n);"
+    "CREATE INDEX outbox_ticket ON outbox(ticket, state);";
+
+/* Bring the store to WS_SCHEMA_VERSION (the tables exist by now). */
+static int s_migrate(sqlite3 *db, char **msg)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (version > WS_SCHEMA_VERSION) {
+        *msg = sqlite3_mprintf("it has version %d, newer than this worker knows (%d)", version,
+                               WS_SCHEMA_VERSION);
+        return SQLITE_ERROR;
+    }
+    if (version == WS_SCHEMA_VERSION) return SQLITE_OK;
+    /* a store made before versions were counted, or by version 1: its
+     * outbox has the IN check when its SQL says so */
+    int old = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT sql LIKE '%state IN (%' FROM sqlite_master WHERE name = 'outbox'",
+                           -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) old = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    char setv[64];
+    snprintf(setv, sizeof setv, "PRAGMA user_version = %d", WS_SCHEMA_VERSION);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg);
+    if (rc == SQLITE_OK && old) rc = sqlite3_exec(db, s_v2, NULL, NULL, msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, setv, NULL, NULL, msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, msg);
+    if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 wstore *wstore_open(const char *path, const char *unit, char **err)
 {
     if (s_mkdirs_for(path, err) != 0) return NULL;
@@ -254,7 +328,16 @@ wstore *wstore_open(const char *path, const char *unit, char **err)
         free(s);
         return NULL;
     }
-    sqlite3_exec(s->db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+    rc = s_migrate(s->db, &msg);
+    if (rc != SQLITE_OK) {
+        *err = hl_sprintf("local store %s cannot be brought to version %d: %s (move it away or "
+                          "pick another with --db)",
+                          path, WS_SCHEMA_VERSION, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+    }
     for (int i = 0; i < Q__COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
             SQLITE_OK)
@@ -276,6 +359,7 @@ wstore *wstore_open(const char *path, const char *unit, char **err)
     free(owner);
     hl_strlcpy(s->unit, unit, sizeof s->unit);
     s->cursor = s_meta_int(s, "cursor");
+    s->idem_next = s_meta_int(s, "idem_next");
 
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint32_t)hl_mono_ms() ^ (uint32_t)hl_now();
@@ -341,6 +425,7 @@ static void s_row_ticket(sqlite3_stmt *st, ws_ticket *t)
     s_col_str(st, 3, t->status, sizeof t->status);
     s_col_str(st, 4, t->lead, sizeof t->lead);
     t->assigned = sqlite3_column_int64(st, 5);
+    if (sqlite3_column_type(st, 6) == SQLITE_NULL) return; /* the head only: json stays NULL */
     const char *json = (const char *)sqlite3_column_text(st, 6);
     t->json = json ? cJSON_Parse(json) : NULL;
     if (!t->json) t->json = cJSON_CreateObject();
@@ -367,6 +452,13 @@ int wstore_ticket_get(wstore *s, int64_t id, ws_ticket *out)
     return s_ticket_query(s, Q_T_GET, st, out);
 }
 
+int wstore_ticket_head(wstore *s, int64_t id, ws_ticket *out)
+{
+    sqlite3_stmt *st = s_stmt(s, Q_T_HEAD);
+    sqlite3_bind_int64(st, 1, id);
+    return s_ticket_query(s, Q_T_HEAD, st, out);
+}
+
 int wstore_ticket_put(wstore *s, const cJSON *ticket, int count_assign, ws_ticket *prev)
 {
     int64_t id;
@@ -376,7 +468,8 @@ int wstore_ticket_put(wstore *s, const cJSON *ticket, int count_assign, ws_ticke
     const char *lead = hl_json_str(ticket, "lead");
     s_tx(s);
     ws_ticket old;
-    int exists = wstore_ticket_get(s, id, &old) == 0;
+    /* the old json is parsed only for a caller that asks for it */
+    int exists = (prev ? wstore_ticket_get(s, id, &old) : wstore_ticket_head(s, id, &old)) == 0;
     char *json = hl_json_print(ticket);
     sqlite3_stmt *st;
     if (exists) {
@@ -388,7 +481,7 @@ int wstore_ticket_put(wstore *s, const cJSON *ticket, int count_assign, ws_ticke
             sqlite3_bind_text(st, 4, lead, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 4);
-        sqlite3_bind_int64(st, 5, old.assigned + (count_assign ? 1 : 0));
+        sqlite3_bind_int64(st, 5, old.assigned + count_assign);
         sqlite3_bind_int64(st, 6, hl_now());
         sqlite3_bind_text(st, 7, json, -1, SQLITE_STATIC);
     } else {
@@ -405,7 +498,7 @@ int wstore_ticket_put(wstore *s, const cJSON *ticket, int count_assign, ws_ticke
             sqlite3_bind_text(st, 5, lead, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 5);
-        sqlite3_bind_int64(st, 6, count_assign ? 1 : 0);
+        sqlite3_bind_int64(st, 6, count_assign);
         sqlite3_bind_int64(st, 7, hl_now());
         sqlite3_bind_text(st, 8, json, -1, SQLITE_STATIC);
     }
@@ -517,8 +610,9 @@ int64_t wstore_action_add(wstore *s, const char *op, int64_t ticket, const char 
                           cJSON *args)
 {
     s_tx(s);
-    int64_t seq = s_meta_int(s, "idem_next") + 1;
-    s_meta_set_int(s, "idem_next", seq);
+    /* counted here, written to meta with the commit */
+    int64_t seq = ++s->idem_next;
+    s->idem_dirty = 1;
     char idem[HL_IDEM_MAX + 1];
     snprintf(idem, sizeof idem, "%s-%lld", s->idem_prefix, (long long)seq);
     char *text = hl_json_print(args);

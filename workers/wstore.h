@@ -70,14 +70,16 @@ void wstore_set_cursor(wstore *s, int64_t seq);
 int64_t wstore_last_sync(wstore *s);
 void wstore_set_last_sync(wstore *s, int64_t t);
 
-/* Insert or update a ticket from its JSON (must have id). When count_assign
- * is set the ticket's assignment counter is incremented. When prev is not
+/* Insert or update a ticket from its JSON (must have id). count_assign is
+ * added to the ticket's assignment counter (1 for an assignment seen). When prev is not
  * NULL it receives the stored version before the update (json NULL and id 0
  * when the ticket was new); free it with wstore_ticket_free. Returns 0, or -1
  * when the JSON is not a ticket. */
 int wstore_ticket_put(wstore *s, const cJSON *ticket, int count_assign, ws_ticket *prev);
 /* Load a ticket by id; 0 or -1 when absent. */
 int wstore_ticket_get(wstore *s, int64_t id, ws_ticket *out);
+/* The same without the json (NULL): the columns only, no parse. */
+int wstore_ticket_head(wstore *s, int64_t id, ws_ticket *out);
 /* Resolve what a user typed: "#17" (id), a ticket number "20261127-000017",
  * or a bare number (the short index, else the id). 0 or -1 when unknown. */
 int wstore_ticket_find(wstore *s, const char *ref, ws_ticket *out);

@@ -15,6 +15,8 @@
 #include "hotline/proto.h"
 #include "wstore.h"
 
+#include <sqlite3.h>
+
 static char s_dir[64];
 
 static const char *s_path(const char *name)
@@ -274,6 +276,62 @@ static void test_long_unit_keeps_idem_short(void **state)
     wstore_close(&s);
 }
 
+/* A store of schema version 1 (the outbox's state check an IN list) is
+ * rebuilt on open, its actions and idem numbering kept. */
+static void test_migrates_version_1(void **state)
+{
+    (void)state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(s_path("v1.db"), &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                     "CREATE TABLE tickets(id INTEGER PRIMARY KEY, idx INTEGER NOT NULL UNIQUE,"
+                     " no TEXT, status TEXT, lead TEXT, assigned INTEGER NOT NULL DEFAULT 0,"
+                     " seen_at INTEGER, json TEXT NOT NULL);"
+                     "CREATE TABLE outbox(n INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL,"
+                     " ticket INTEGER, ref TEXT, args TEXT NOT NULL, idem TEXT NOT NULL UNIQUE,"
+                     " created_at INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN"
+                     " ('pending', 'sent', 'done', 'refused')), code TEXT, message TEXT,"
+                     " updated_at INTEGER);"
+                     "CREATE INDEX outbox_state ON outbox(state, n);"
+                     "INSERT INTO meta VALUES ('unit', 't.a'), ('idem_next', '7');"
+                     "INSERT INTO outbox(n, op, ticket, ref, args, idem, created_at, state)"
+                     " VALUES (7, 'sign', 17, '17', '{\"ticket\":17}', 't.a-1-7', 1, 'pending');"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    wstore *s = s_open("v1.db", "t.a");
+    ws_action a;
+    assert_int_equal(wstore_action_get(s, 7, &a), 0);
+    assert_string_equal(a.op, "sign");
+    assert_int_equal(a.state, WS_PENDING);
+    wstore_action_free(&a);
+    int64_t n = wstore_action_add(s, "finish", 17, "17", cJSON_CreateObject());
+    assert_true(n > 7);
+    assert_int_equal(wstore_action_get(s, n, &a), 0);
+    assert_non_null(strstr(a.idem, "-8"));
+    wstore_action_free(&a);
+    wstore_action_set_state(s, 7, WS_DONE, NULL, NULL);
+    wstore_commit(s);
+    wstore_close(&s);
+    assert_int_equal(sqlite3_open(s_path("v1.db"), &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT user_version FROM pragma_user_version),"
+                                        " (SELECT sql LIKE '%state IN (%' FROM sqlite_master"
+                                        " WHERE name = 'outbox')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 1), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_open_list),
         cmocka_unit_test(test_outbox),
         cmocka_unit_test(test_long_unit_keeps_idem_short),
+        cmocka_unit_test(test_migrates_version_1),
     };
     return cmocka_run_group_tests_name("worker_wstore", tests, s_setup, s_teardown);
 }
