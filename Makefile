@@ -73,6 +73,9 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(O)/tests/integration/%)
 HARNESS   := $(O)/tests/integration/harness.o
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(O)/%.o)
+BENCH_BIN := $(O)/bench/hotline-bench
 
 # Web pages compiled into the programs (protocol/embed.sh): the dashboard
 # (dispatcher/web/) and the handheld page (workers/web/).
@@ -160,7 +163,17 @@ $(O)/tests/integration/%: tests/integration/%.c $(HARNESS) $(LIB_OBJ) $(BINS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/integration -o $@ $< $(HARNESS) $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CMOCKA)
 
-tests: $(UNIT_BIN) $(INTEG_BIN)
+tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+
+# bench/: the driver links the dispatcher's objects (its bulk loader writes
+# through the store module) and runs the real binaries.
+$(O)/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Idispatcher -c $< -o $@
+
+$(BENCH_BIN): $(BENCH_OBJ) $(DISP_LIB) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # libFuzzer harnesses (clang): tests/fuzz/fuzz_*.c, built with ASan/UBSan.
 # `make fuzz FUZZ_SECONDS=300` runs each for that long; `make test` runs each
@@ -233,6 +246,11 @@ check-config: all
 
 demo: all
 	@clients/demo.sh
+
+# make bench: every benchmark against limits measured in the same run, one
+# table (bench/README.md). QUICK=1: small counts, seconds (make test runs it).
+bench: all $(BENCH_BIN)
+	@$(BENCH_BIN) --bin $(O)/bin --dir var/bench$(if $(QUICK),-quick) $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf build bin lib tests/out

@@ -2,7 +2,7 @@
 # Test runner: runs every unit and integration test binary of each build
 # directory given (e.g. build/rel build/san), each in its own process with a
 # time limit, counts TAP "ok"/"not ok" lines, and ends with "N passed, N failed".
-# TESTS_ONLY=unit|integration|browser|fuzz limits the kinds; TEST_FILTER=substring the names
+# TESTS_ONLY=unit|integration|browser|bench|fuzz limits the kinds; TEST_FILTER=substring the names
 # (several substrings separated by spaces: any of them).
 set -u
 cd "$(dirname "$0")/.."
@@ -74,6 +74,29 @@ if { [ -z "${TESTS_ONLY:-}" ] || [ "$TESTS_ONLY" = browser ]; } &&
     if [ "$notok" -gt 0 ]; then
         failures+=("browser (see $log)")
         grep -E '^not ok|^# ' "$log" | head -20 | sed 's/^/    /'
+    fi
+fi
+
+# the benchmarks, briefly (make bench QUICK=1), with the first build's
+# binaries: they must run and print their table. What they measure is never
+# asserted here: a benchmark is not a timed test.
+if { [ -z "${TESTS_ONLY:-}" ] || [ "$TESTS_ONLY" = bench ]; } &&
+    { [ -z "${TEST_FILTER:-}" ] || [[ bench == *"$TEST_FILTER"* ]]; } && [ $# -gt 0 ] &&
+    [ -x "$1/bench/hotline-bench" ]; then
+    log="$out/bench-quick.log"
+    timeout -k 10 "$limit" "$1/bench/hotline-bench" --quick --bin "$1/bin" --dir "$out/bench-quick" \
+        >"$log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ] && grep -qE '^ +figure +measured' "$log" && [ "$(grep -cE '^B[1-5] ' "$log")" -ge 5 ]; then
+        echo "ok 1 - bench --quick ran every benchmark and printed the table" >>"$log"
+        passed=$((passed + 1))
+        printf '%-50s %3d ok\n' "bench (quick)" 1
+    else
+        echo "not ok 1 - bench --quick exited with status $rc or printed no full table" >>"$log"
+        failed=$((failed + 1))
+        failures+=("bench (see $log)")
+        printf '%-50s %3d ok  %3d FAILED\n' "bench (quick)" 0 1
+        grep -E 'failed|^bench:' "$log" | head -20 | sed 's/^/    /'
     fi
 fi
 
