@@ -42,6 +42,9 @@ static void s_usage(FILE *f)
             "admitted by their keys (security.clients), and SIGHUP reloads that keys file.\n"
             "Without it only loopback addresses may be bound.\n"
             "\n"
+            "SIGTERM or SIGINT stops it after committing what it holds. SIGHUP also re-reads\n"
+            "CONFIG for dispatcher.max_db_pages, the cap on the database's size.\n"
+            "\n"
             "Exit status: 0 stopped by SIGTERM/SIGINT or --check passed; 1 runtime failure;\n"
             "2 usage error or invalid configuration.\n");
 }
