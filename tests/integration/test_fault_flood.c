@@ -99,12 +99,14 @@ static void s_flood(const th_disp *d, int n, const char *(*make)(int), const cha
                   n, what, (long long)took, (long long)(n * 1000LL / (took ? took : 1)), l.n,
                   (long long)tf_lat_mean(&l), (long long)tf_lat_pct(&l, 95), (long long)l.max);
     assert_int_equal(done, n);
+    /* Not starved: the other client was answered again and again while the
+     * flood was worked off, and none of its answers waited for the flood to
+     * drain. Bounds are relative to the flood's own duration, so a loaded
+     * machine slows both sides alike; the figures above are printed for
+     * reading, not asserted (benchmarks measure speed). */
     assert_true(l.n >= 20);
-    /* each answer waited for a short batch or two (SERVER_BATCH_MS), not for
-     * the flood nor for a batch of 512 of its requests */
-    assert_true(tf_lat_mean(&l) < 100);
-    assert_true(tf_lat_pct(&l, 95) < 300);
-    assert_true(l.max < 3000);
+    assert_true(tf_lat_pct(&l, 95) * 10 < took);
+    assert_true(l.max * 3 < took);
     zmq_close(flood);
     zmq_close(other);
     zmq_ctx_term(ctx);

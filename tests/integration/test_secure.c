@@ -509,7 +509,9 @@ static void test_client_without_curve(void **state)
     char *out = NULL, *err = NULL;
     int rc = s_hotline(&out, &err, "--connect", d.front, "list", NULL);
     assert_int_equal(rc, 3);
-    s_expect_in(err, "secure mode (CURVE)");
+    /* the console names CURVE when it sees the handshake fail; when the
+     * dispatcher drops the connection first it can only say unreachable */
+    if (!strstr(err, "secure mode (CURVE)")) s_expect_in(err, "unreachable");
     free(out);
     free(err);
     /* the wrong server key: the handshake fails, the console says what to check */
