@@ -156,6 +156,9 @@ const char *auto_return_text(uint64_t seed, int64_t ticket)
 
 enum { STEP_SIGN, STEP_FINISH };
 
+/* How soon a step blocked by an unanswered action on its ticket looks again. */
+#define AUTO_RECHECK_MS 250
+
 typedef struct ap_step {
     int64_t due; /* monotonic ms */
     uint64_t order; /* ties broken by scheduling order: deterministic */
@@ -246,7 +249,18 @@ static void s_run_step(autopilot *ap, const ap_step *st)
     ws_ticket t;
     if (wstore_ticket_head(store, st->ticket, &t) != 0) return;
     int ours = strcmp(t.lead, agent_unit(ap->agent)) == 0;
-    if (!ours || wstore_action_open_for(store, t.id)) goto out;
+    if (!ours) goto out;
+    if (wstore_action_open_for(store, t.id)) {
+        /* an earlier action on the ticket still waits for its answer (say
+         * a finish resent after the link came back, while the ticket was
+         * reopened): look again shortly instead of dropping the step, which
+         * nothing would schedule again */
+        ap_step again = *st;
+        again.due = hl_mono_ms() + AUTO_RECHECK_MS;
+        again.order = ap->order++;
+        s_heap_push(ap, again);
+        goto out;
+    }
     if (st->kind == STEP_SIGN) {
         if (strcmp(t.status, "dispatched") != 0 || t.assigned != st->nth) goto out;
         cJSON *args = cJSON_CreateObject();

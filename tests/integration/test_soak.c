@@ -473,9 +473,27 @@ static void test_soak(void **state)
     int done_restarts = 0;
     int64_t t0 = th_mono_ms();
     int64_t end = t0 + atoll(s_getenv("SOAK_LIMIT_S", "3600")) * 1000;
-    int64_t last_report = t0;
+    int64_t last_report = t0, progress_at = t0;
+    int64_t stall_ms = atoll(s_getenv("SOAK_STALL_S", "60")) * 1000;
+    int last_closed = 0;
     while ((s.closed < s.n || s.nfl > 0) && th_mono_ms() < end) {
         s_turn(&s);
+        if (s.closed != last_closed) {
+            last_closed = s.closed;
+            progress_at = th_mono_ms();
+        } else if (th_mono_ms() - progress_at > stall_ms) {
+            /* no ticket closed for a minute: say which are stuck */
+            char stuck[400] = "";
+            int shown = 0;
+            for (int64_t id = 1; id <= s.n && shown < 10; id++)
+                if (s.index_of[id] && !s.t[id].closed) {
+                    snprintf(stuck + strlen(stuck), sizeof stuck - strlen(stuck), " %lld",
+                             (long long)id);
+                    shown++;
+                }
+            fail_msg("no progress for %lld s: %d of %d closed, %d in flight; open tickets:%s",
+                     (long long)stall_ms / 1000, s.closed, s.n, s.nfl, stuck);
+        }
         /* restarts spread over the run: at closed = n·r/(restarts+1) */
         if (done_restarts < s.restarts &&
             s.closed >= (int64_t)s.n * (done_restarts + 1) / (s.restarts + 1)) {
