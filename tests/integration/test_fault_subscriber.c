@@ -120,7 +120,8 @@ static void test_stuck_subscriber(void **state)
     /* it is subscribed once it would get an event: send one and peek */
     th_sub *probe = th_sub_new(d.events, "ticket.noted.");
     int64_t t0 = th_mono_ms();
-    s_notes(flood, pinger, phase, &b, "b");
+    int phase_b = tf_sanitized() ? phase : 2 * phase;
+    s_notes(flood, pinger, phase_b, &b, "b");
     int64_t took = th_mono_ms() - t0;
     long rss_b = tf_rss_kb(d.pid);
     /* the dispatcher did publish while the stuck one sat there */
@@ -134,24 +135,29 @@ static void test_stuck_subscriber(void **state)
                   rss_a);
     print_message("# phase B (stuck subscriber): %d notes in %lld ms; ping max %lld ms, p99 %lld "
                   "ms, avg %lld ms; RSS %ld kB (+%ld kB)\n",
-                  phase, (long long)took, (long long)b.max, (long long)tf_lat_pct(&b, 99),
+                  phase_b, (long long)took, (long long)b.max, (long long)tf_lat_pct(&b, 99),
                   (long long)tf_lat_mean(&b), rss_b, rss_b - rss_a);
-    /* prompt: no request waits behind the stuck subscriber */
-    assert_true(b.n > 10);
-    assert_true(tf_lat_mean(&b) < 100);
-    assert_true(tf_lat_pct(&b, 95) < 300);
-    assert_true(b.max < 3000);
-    /* bounded: at most the events socket's queue (10,000 events of about
-     * 1.3 kB) and some slack, where keeping all 20,000 would take 26 MB
-     * more (not measurable under a sanitizer's allocator) */
-    if (!tf_sanitized()) assert_true(rss_b - rss_a < 20 * 1024);
+    /* prompt: with the stuck subscriber, requests are answered as promptly
+     * as without one (phase A, the same load on the same machine) */
+    assert_true(a.n > 10 && b.n > 10);
+    int64_t p95a = tf_lat_pct(&a, 95), p95b = tf_lat_pct(&b, 95);
+    if (tf_lat_mean(&b) > 2 * tf_lat_mean(&a) + 50 || p95b > 2 * p95a + 100)
+        fail_msg("slowed by the stuck subscriber: mean %lld ms (%lld without), p95 %lld ms "
+                 "(%lld without)",
+                 (long long)tf_lat_mean(&b), (long long)tf_lat_mean(&a), (long long)p95b,
+                 (long long)p95a);
+    /* bounded: the events socket's queue for it (10,000 events of about
+     * 1.3 kB) and what the page cache still grows, where keeping all 40,000
+     * events would take 52 MB more (not measurable under a sanitizer's
+     * allocator) */
+    if (!tf_sanitized()) assert_true(rss_b - rss_a < 32 * 1024);
 
     /* a reader that missed events catches up from the log, gapless */
     th_client *mgr = th_client_new(d.front, "manager", NULL);
     int created;
     int n = tf_check_log(mgr, &created);
     assert_int_equal(created, 1);
-    assert_true(n >= 2 * phase + 1);
+    assert_true(n >= phase + phase_b + 1);
     th_client_destroy(&mgr);
 
     th_sub_destroy(&probe);
