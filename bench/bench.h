@@ -117,6 +117,8 @@ void bn_b5_memory(const bn_opts *o);
  * transactions of per_tx tickets, on a fresh database with the store's
  * schema and pragmas. */
 double bn_raw_sqlite(const bn_opts *o, int n, int per_tx);
+/* The same, with each transaction's time added to tx_ms (may be NULL). */
+double bn_raw_sqlite_lat(const bn_opts *o, int n, int per_tx, bn_samples *tx_ms);
 /* Median ms of a small write + fsync in the scratch directory; its 99th
  * percentile in *p99 (may be NULL). */
 double bn_fsync_ms(const bn_opts *o, int n, double *p99);

@@ -39,6 +39,11 @@ static int s_step(sqlite3 *db, sqlite3_stmt *s)
 
 double bn_raw_sqlite(const bn_opts *o, int n, int per_tx)
 {
+    return bn_raw_sqlite_lat(o, n, per_tx, NULL);
+}
+
+double bn_raw_sqlite_lat(const bn_opts *o, int n, int per_tx, bn_samples *tx_ms)
+{
     const char *path = bn_path(o, "raw.db");
     bn_rm_db(path);
     char *err = NULL;
@@ -79,6 +84,7 @@ double bn_raw_sqlite(const bn_opts *o, int n, int per_tx)
     double t0 = bn_sec();
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i += per_tx) {
+        int64_t tx0 = bn_ns();
         rc |= s_step(db, begin);
         for (int k = i; k < i + per_tx && k < n && rc == 0; k++) {
             char no[32], phone[24], json[600];
@@ -100,6 +106,7 @@ double bn_raw_sqlite(const bn_opts *o, int n, int per_tx)
             rc |= s_step(db, ei);
         }
         rc |= s_step(db, commit);
+        if (tx_ms) bn_samples_add(tx_ms, (double)(bn_ns() - tx0) / 1e6);
     }
     double secs = bn_sec() - t0;
     sqlite3_finalize(ti);

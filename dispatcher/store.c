@@ -9,7 +9,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -274,11 +273,8 @@ static const char *const s_list_frag[] = {
     " AND status = :s0",
 };
 
-struct store_ckpt;
-
 struct store {
     sqlite3 *db;
-    struct store_ckpt *ckpt; /* the checkpoint thread, NULL in memory */
     char *path;
     int lockfd;
     char err[512];
@@ -453,114 +449,6 @@ static int s_load_next_seq(store *st)
     st->next_ticket = sqlite3_column_int64(st->t_max, 0) + 1;
     s_done(st->t_max);
     return STORE_OK;
-}
-
-/* ---- the checkpointer -------------------------------------------------------- */
-
-/* SQLite copies the write-ahead log back into the database file (a
- * checkpoint) from inside the commit that fills it past 1000 pages: a
- * request there waited for a thousand page writes and two fsyncs, the
- * longest stalls of the request path. A thread with a connection of its
- * own does it instead, woken by the commits that pass the mark; SQLite's
- * WAL locks let it copy while the loop goes on committing. It runs no
- * other SQL. Should it fall far behind, the loop checkpoints itself. */
-#define STORE_CKPT_FRAMES 1000
-#define STORE_CKPT_FORCE_FRAMES 50000
-
-typedef struct store_ckpt {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    sqlite3 *db;
-    int wanted, stop;
-    char last_err[256]; /* what the last failure said, so it is logged once */
-} store_ckpt;
-
-static void *s_ckpt_main(void *arg)
-{
-    store_ckpt *c = arg;
-    pthread_mutex_lock(&c->mu);
-    for (;;) {
-        while (!c->wanted && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
-        if (c->stop) break;
-        c->wanted = 0;
-        pthread_mutex_unlock(&c->mu);
-        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-            const char *why = sqlite3_errmsg(c->db);
-            if (strcmp(why, c->last_err) != 0) {
-                hl_warn("checkpointing the database failed: %s; the log grows until it works",
-                        why);
-                hl_strlcpy(c->last_err, why, sizeof c->last_err);
-            }
-        } else {
-            c->last_err[0] = '\0';
-        }
-        pthread_mutex_lock(&c->mu);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return NULL;
-}
-
-/* Called by SQLite after each commit of the loop's connection with the
- * pages now in the log. */
-static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    store_ckpt *c = arg;
-    if (frames < STORE_CKPT_FRAMES) return SQLITE_OK;
-    pthread_mutex_lock(&c->mu);
-    c->wanted = 1;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    if (frames >= STORE_CKPT_FORCE_FRAMES)
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    return SQLITE_OK;
-}
-
-static int s_ckpt_start(store *st, const char *sync_sql)
-{
-    store_ckpt *c = hl_calloc(1, sizeof *c);
-    if (sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-            SQLITE_OK ||
-        sqlite3_exec(c->db, sync_sql, NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(st->err, sizeof st->err, "cannot open the database %s for checkpoints: %s",
-                 st->path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
-        sqlite3_close(c->db);
-        free(c);
-        return STORE_ERROR;
-    }
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    if (pthread_create(&c->thread, NULL, s_ckpt_main, c) != 0) {
-        snprintf(st->err, sizeof st->err, "cannot start the checkpoint thread: %s",
-                 strerror(errno));
-        pthread_mutex_destroy(&c->mu);
-        pthread_cond_destroy(&c->cv);
-        sqlite3_close(c->db);
-        free(c);
-        return STORE_ERROR;
-    }
-    /* this hook replaces SQLite's own checkpoint-on-commit */
-    sqlite3_wal_hook(st->db, s_wal_hook, c);
-    st->ckpt = c;
-    return STORE_OK;
-}
-
-static void s_ckpt_stop(store *st)
-{
-    store_ckpt *c = st->ckpt;
-    if (!c) return;
-    st->ckpt = NULL;
-    sqlite3_wal_hook(st->db, NULL, NULL);
-    pthread_mutex_lock(&c->mu);
-    c->stop = 1;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
-    sqlite3_close(c->db);
-    free(c);
 }
 
 /* ---- open / close ------------------------------------------------------------- */
@@ -760,7 +648,6 @@ store *store_open(const char *path, int synchronous, char **err)
     if (s_migrate(st) != STORE_OK) goto fail;
     if (s_prepare_all(st) != STORE_OK) goto fail;
     if (s_load_next_seq(st) != STORE_OK) goto fail;
-    if (!memory && s_ckpt_start(st, sync_sql[synchronous]) != STORE_OK) goto fail;
     return st;
 fail:
     *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database");
@@ -773,7 +660,6 @@ void store_close(store **stp)
     store *st = *stp;
     if (!st) return;
     *stp = NULL;
-    s_ckpt_stop(st);
     if (st->db) {
         if (st->in_batch) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_stmt *s;
