@@ -402,11 +402,11 @@ int bn_failures(void)
 
 void bn_table_print(void)
 {
-    printf("%-3s  %-34s  %-18s  %-34s  %-9s  %-24s  %s\n", "", "figure", "measured",
+    printf("%-3s  %-41s  %-18s  %-36s  %-7s  %-23s  %s\n", "", "figure", "measured",
            "limit (same run)", "ratio", "target", "met");
     for (int i = 0; i < s_nrows; i++) {
         row *r = &s_rows[i];
-        printf("%-3s  %-34s  %-18s  %-34s  %-9s  %-24s  %s\n", r->bench, r->what, r->figure,
+        printf("%-3s  %-41s  %-18s  %-36s  %-7s  %-23s  %s\n", r->bench, r->what, r->figure,
                r->limit, r->ratio, r->target,
                r->met == BN_MET ? "met" : r->met == BN_NOT_MET ? "NOT MET" : "-");
     }
