@@ -11,7 +11,10 @@
  *   bits 6-7  01: forget the peer first (it disconnected); 10: run the
  *             heartbeat tick and the deadlines as of 2 × peer days from now
  *             first (red and yellow flags, escalations); 11: end the batch
- *             by rolling it back (a failed commit) instead of committing it.
+ *             by rolling it back (a failed commit) instead of committing it,
+ *             and for peer 7 also cap the database at its size (a full
+ *             disk: later writes fail, SQLite rolls their batch back) or
+ *             lift the cap.
  * Bits 4-5 are free, so the digits are text: "0{...}" is a request from
  * the operator, "8{...}" the same after a commit, "1" .. "7" and "9" .. "?"
  * the other peers.
@@ -86,6 +89,7 @@ typedef struct run {
     int64_t published; /* events published by committed batches */
     int64_t pending;   /* events queued in the open batch */
     int in_batch;
+    int capped; /* the database is held at its size: a full disk */
 } run;
 
 static void s_peer_key(int peer, char key[8])
@@ -232,10 +236,11 @@ static void s_end(run *r, int rollback)
     r->in_batch = 0;
     if (rollback) {
         core_rollback(r->c);
-    } else {
-        if (core_commit(r->c) != 0) s_die("core_commit", core_errmsg(r->c));
+    } else if (core_commit(r->c) == 0) {
         r->published += r->pending;
-    }
+    } else if (!r->capped) {
+        s_die("core_commit", core_errmsg(r->c));
+    } /* else the full disk lost the batch: nothing of it may remain */
     core_outq_truncate(&r->out, 0);
     s_check_store(r);
 }
@@ -293,6 +298,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int peer = ctl & 7;
         int mode = ctl >> 6;
         if ((ctl & 0x08) || mode == 3) s_end(&r, mode == 3);
+        if (mode == 3 && peer == 7) {
+            r.capped = !r.capped;
+            if (store_set_max_pages(r.st, r.capped ? 1 : 0, NULL) != STORE_OK)
+                s_die("store_set_max_pages", store_errmsg(r.st));
+        }
         if (mode == 1) {
             char key[8];
             s_peer_key(peer, key);
