@@ -385,6 +385,53 @@ int th_run(const char *const argv[], const char *input, char **out, char **err, 
     return rc;
 }
 
+/* argv of the build's program prog: its path (kept in bin), pre, then ap. */
+#define S_MAXARGS 64
+static void s_bin_argv(const char *argv[S_MAXARGS], char bin[1024], const char *prog,
+                       const char *const pre[], va_list ap)
+{
+    int n = 0;
+    snprintf(bin, 1024, "%s", th_bin(prog));
+    argv[n++] = bin;
+    for (int i = 0; pre && pre[i]; i++) {
+        if (n >= S_MAXARGS - 1) fail_msg("%s: too many arguments", prog);
+        argv[n++] = pre[i];
+    }
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL) {
+        if (n >= S_MAXARGS - 1) fail_msg("%s: too many arguments", prog);
+        argv[n++] = a;
+    }
+    argv[n] = NULL;
+}
+
+int th_run_binv(const char *prog, const char *const pre[], const char *input, char **out,
+                char **err, int timeout_ms, va_list ap)
+{
+    const char *argv[S_MAXARGS];
+    char bin[1024];
+    s_bin_argv(argv, bin, prog, pre, ap);
+    return th_run(argv, input, out, err, timeout_ms);
+}
+
+int th_run_bin(const char *prog, const char *const pre[], const char *input, char **out,
+               char **err, int timeout_ms, ...)
+{
+    va_list ap;
+    va_start(ap, timeout_ms);
+    int rc = th_run_binv(prog, pre, input, out, err, timeout_ms, ap);
+    va_end(ap);
+    return rc;
+}
+
+pid_t th_spawn_binv(const char *log, const char *prog, const char *const pre[], va_list ap)
+{
+    const char *argv[S_MAXARGS];
+    char bin[1024];
+    s_bin_argv(argv, bin, prog, pre, ap);
+    return th_spawn(log, argv);
+}
+
 /* ---- processes on pipes -------------------------------------------------- */
 
 struct th_proc {

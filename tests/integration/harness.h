@@ -66,6 +66,18 @@ int th_stop_pid(pid_t pid, int sig, int ms);
  * stdout and stderr (caller frees); returns the exit status. */
 int th_run(const char *const argv[], const char *input, char **out, char **err, int timeout_ms);
 
+/* th_run of the build's program prog (th_bin): its arguments are pre (a
+ * NULL-terminated array; NULL for none), then those of ap up to a NULL.
+ * out and err may be NULL (that output is dropped). Fails the test when
+ * there are more than 60 arguments. */
+int th_run_binv(const char *prog, const char *const pre[], const char *input, char **out,
+                char **err, int timeout_ms, va_list ap);
+/* The same with the arguments after timeout_ms (NULL-terminated). */
+int th_run_bin(const char *prog, const char *const pre[], const char *input, char **out,
+               char **err, int timeout_ms, ...);
+/* th_spawn of the build's program prog, its arguments as th_run_binv. */
+pid_t th_spawn_binv(const char *log, const char *prog, const char *const pre[], va_list ap);
+
 /* A child with stdin and stdout on pipes (stderr appended to log), for
  * driving a console: send lines, wait for output with a deadline. */
 typedef struct th_proc th_proc;

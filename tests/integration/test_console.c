@@ -37,35 +37,12 @@ static int teardown(void **state)
  * and stdin text; returns the exit status. */
 static int hl_in(const char *input, char **out, char **err, ...)
 {
-    const char *argv[64];
-    int n = 0;
-    static char bin[1024];
-    snprintf(bin, sizeof bin, "%s", th_bin("hotline"));
-    argv[n++] = bin;
-    argv[n++] = "--connect";
-    argv[n++] = s_d.front;
-    argv[n++] = "--events";
-    argv[n++] = s_d.events;
-    argv[n++] = "--config";
-    argv[n++] = s_cfg;
-    argv[n++] = "--no-color";
+    const char *pre[] = {"--connect", s_d.front, "--events", s_d.events,
+                         "--config",  s_cfg,     "--no-color", NULL};
     va_list ap;
     va_start(ap, err);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 62)
-        argv[n++] = a;
+    int rc = th_run_binv("hotline", pre, input, out, err, 30000, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *o = NULL, *e = NULL;
-    int rc = th_run(argv, input, &o, &e, 30000);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
     return rc;
 }
 
@@ -653,10 +630,9 @@ static void test_exit_codes(void **state)
     /* 3: nothing listens there; a short timeout keeps this quick */
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", th_free_port());
-    const char *argv[] = {th_bin("hotline"), "--connect", ep,     "--timeout", "150",
-                          "--retries",       "2",         "list", NULL};
     int64_t t0 = th_mono_ms();
-    rc = th_run(argv, NULL, &out, &err, 20000);
+    rc = th_run_bin("hotline", NULL, NULL, &out, &err, 20000, "--connect", ep, "--timeout", "150",
+                    "--retries", "2", "list", NULL);
     assert_int_equal(rc, 3);
     expect_in(err, "unreachable");
     expect_in(err, ep);

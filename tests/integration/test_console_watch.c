@@ -40,25 +40,12 @@ static int teardown(void **state)
 /* Start `hotline watch ARGS...` in the background; its output goes to log. */
 static pid_t watch_start(const char *log, ...)
 {
-    static char bin[1024];
-    snprintf(bin, sizeof bin, "%s", th_bin("hotline"));
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = bin;
-    argv[n++] = "--connect";
-    argv[n++] = s_d.front;
-    argv[n++] = "--events";
-    argv[n++] = s_d.events;
-    argv[n++] = "--config";
-    argv[n++] = s_cfg;
+    const char *pre[] = {"--connect", s_d.front, "--events", s_d.events, "--config", s_cfg, NULL};
     va_list ap;
     va_start(ap, log);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 38)
-        argv[n++] = a;
+    pid_t pid = th_spawn_binv(log, "hotline", pre, ap);
     va_end(ap);
-    argv[n] = NULL;
-    return th_spawn(log, argv);
+    return pid;
 }
 
 static int log_has(const char *log, const char *needle)
@@ -214,12 +201,11 @@ static void test_watch_from(void **state)
         free(n[i]);
 
     /* operators may not read the event log */
-    static char bin[1024];
-    snprintf(bin, sizeof bin, "%s", th_bin("hotline"));
-    const char *argv[] = {bin,        "--connect", s_d.front, "--events", s_d.events, "--role",
-                          "operator", "watch",     "--for",   "1",        NULL};
     char *out, *err;
-    assert_int_equal(th_run(argv, NULL, &out, &err, 10000), 1);
+    assert_int_equal(th_run_bin("hotline", NULL, NULL, &out, &err, 10000, "--connect", s_d.front,
+                                "--events", s_d.events, "--role", "operator", "watch", "--for",
+                                "1", NULL),
+                     1);
     assert_non_null(strstr(err, "forbidden"));
     free(out);
     free(err);

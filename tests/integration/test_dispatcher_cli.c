@@ -12,19 +12,10 @@
 /* Run the dispatcher with arguments (NULL-terminated) to completion. */
 static int s_run(char **err, ...)
 {
-    const char *argv[20];
-    int n = 0;
-    argv[n++] = th_bin("hotline-dispatcher");
     va_list ap;
     va_start(ap, err);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 19)
-        argv[n++] = a;
+    int rc = th_run_binv("hotline-dispatcher", NULL, NULL, NULL, err, 10000, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *out = NULL;
-    int rc = th_run(argv, NULL, &out, err, 10000);
-    free(out);
     return rc;
 }
 

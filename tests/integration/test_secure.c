@@ -24,28 +24,10 @@ static th_keys s_op, s_mgr, s_wa, s_wb, s_stranger;
 /* Run bin/hotline with arguments (NULL-terminated); stdout and stderr. */
 static int s_hotline(char **out, char **err, ...)
 {
-    const char *argv[40];
-    int n = 0;
-    static char bin[1024];
-    snprintf(bin, sizeof bin, "%s", th_bin("hotline"));
-    argv[n++] = bin;
     va_list ap;
     va_start(ap, err);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 39)
-        argv[n++] = a;
+    int rc = th_run_binv("hotline", NULL, NULL, out, err, 20000, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *o = NULL, *e = NULL;
-    int rc = th_run(argv, NULL, &o, &e, 20000);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
     return rc;
 }
 
@@ -729,21 +711,11 @@ static void test_sighup(void **state)
 
 static int s_run_disp(const char *cfg, char **err, ...)
 {
-    const char *argv[20];
-    int n = 0;
-    argv[n++] = th_bin("hotline-dispatcher");
-    argv[n++] = "-c";
-    argv[n++] = cfg;
+    const char *pre[] = {"-c", cfg, NULL};
     va_list ap;
     va_start(ap, err);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 19)
-        argv[n++] = a;
+    int rc = th_run_binv("hotline-dispatcher", pre, NULL, NULL, err, 10000, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *out = NULL;
-    int rc = th_run(argv, NULL, &out, err, 10000);
-    free(out);
     return rc;
 }
 
