@@ -181,7 +181,7 @@ $(BENCH_BIN): $(BENCH_OBJ) $(DISP_LIB) $(LIB_OBJ)
 FUZZ_CC      ?= clang
 FUZZ_O       ?= build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 -MMD -MP \
                 -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Idispatcher -I$(GEN) $(PKG_CFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/%.o) $(filter-out $(FUZZ_O)/dispatcher/main.o,$(DISP_SRC:%.c=$(FUZZ_O)/%.o))
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(wildcard tests/fuzz/fuzz_*.c))
