@@ -20,7 +20,7 @@ typedef struct store store;
 enum { STORE_OK = 0, STORE_ERROR = -1, STORE_NONE = 1 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Open (creating or migrating) the database at path, or a private
  * in-memory database when path is STORE_MEMORY (tests, fuzzing). synchronous
