@@ -75,6 +75,26 @@ static cJSON *get_ticket(th_client *c, const char *no)
     return th_ok(c, "get", "{\"ticket\":\"%s\"}", no);
 }
 
+/* The ticket no, read from the dispatcher, has these string fields: pairs
+ * of a path below "ticket." and its value, ending with NULL. */
+static void expect_ticket(th_client *c, const char *no, ...)
+{
+    cJSON *r = get_ticket(c, no);
+    va_list ap;
+    va_start(ap, no);
+    const char *path;
+    while ((path = va_arg(ap, const char *)) != NULL) {
+        const char *want = va_arg(ap, const char *);
+        char full[128];
+        snprintf(full, sizeof full, "ticket.%s", path);
+        const char *got = th_gets(r, full);
+        if (!got || strcmp(got, want) != 0)
+            fail_msg("ticket %s: %s is \"%s\", want \"%s\"", no, full, got ? got : "(none)", want);
+    }
+    va_end(ap);
+    cJSON_Delete(r);
+}
+
 /* ---- call ------------------------------------------------------------- */
 
 static void test_call_flags_and_repeat(void **state)
@@ -94,14 +114,9 @@ static void test_call_flags_and_repeat(void **state)
     free(err);
 
     th_client *c = th_client_new(s_d.front, "operator", NULL);
-    cJSON *r = get_ticket(c, no);
-    assert_string_equal(th_gets(r, "ticket.status"), "dispatched");
-    assert_string_equal(th_gets(r, "ticket.lead"), "t.a");
-    assert_string_equal(th_gets(r, "ticket.category"), "env.noise");
-    assert_string_equal(th_gets(r, "ticket.caller.phone"), "13800000001");
-    assert_string_equal(th_gets(r, "ticket.caller.name"), "王先生");
-    assert_string_equal(th_gets(r, "ticket.location.cell"), "C-A1");
-    cJSON_Delete(r);
+    expect_ticket(c, no, "status", "dispatched", "lead", "t.a", "category", "env.noise",
+                  "caller.phone", "13800000001", "caller.name", "王先生", "location.cell", "C-A1",
+                  NULL);
 
     /* the same caller, category and cell: a repeat, said plainly */
     rc = hl(&out, &err, "call", "--category", "env.noise", "--desc", "又打来催问", "--phone",
@@ -113,7 +128,7 @@ static void test_call_flags_and_repeat(void **state)
     expect_in(out, "第 2 次来电");
     free(out);
     free(err);
-    r = get_ticket(c, no);
+    cJSON *r = get_ticket(c, no);
     assert_int_equal(th_geti(r, "ticket.repeat_calls"), 1);
     cJSON_Delete(r);
     r = th_ok(c, "list", "{\"phone\":\"13800000001\"}");
@@ -136,9 +151,7 @@ static void test_call_flags_and_repeat(void **state)
     cJSON_Delete(j);
     free(out);
     free(err);
-    r = get_ticket(c, no2);
-    assert_string_equal(th_gets(r, "ticket.co.0"), "t.b"); /* co territorial */
-    cJSON_Delete(r);
+    expect_ticket(c, no2, "co.0", "t.b", NULL); /* co territorial */
 
     /* no location: triage, and the operator is told to dispatch */
     rc = hl(&out, &err, "call", "--category", "misc.other", "--desc", "没有地址的来电", "--address",
@@ -155,9 +168,7 @@ static void test_call_flags_and_repeat(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(strlen(out), 16); /* YYYYMMDD-NNNNNN and a newline */
     out[15] = '\0';
-    r = get_ticket(c, out);
-    assert_string_equal(th_gets(r, "ticket.category"), "road.damage");
-    cJSON_Delete(r);
+    expect_ticket(c, out, "category", "road.damage", NULL);
     free(out);
     free(err);
     th_client_destroy(&c);
@@ -179,14 +190,9 @@ static void test_call_interactive(void **state)
     expect_in(out, "已登记");
     first_no(out, no, sizeof no);
     th_client *c = th_client_new(s_d.front, "operator", NULL);
-    cJSON *r = get_ticket(c, no);
-    assert_string_equal(th_gets(r, "ticket.category"), "water.outage");
-    assert_string_equal(th_gets(r, "ticket.description"), "乙镇停水一天了");
-    assert_string_equal(th_gets(r, "ticket.caller.phone"), "13800000003");
-    assert_string_equal(th_gets(r, "ticket.caller.name"), "李女士");
-    assert_string_equal(th_gets(r, "ticket.location.cell"), "C-B1");
-    assert_string_equal(th_gets(r, "ticket.urgency"), "urgent");
-    cJSON_Delete(r);
+    expect_ticket(c, no, "category", "water.outage", "description", "乙镇停水一天了",
+                  "caller.phone", "13800000003", "caller.name", "李女士", "location.cell", "C-B1",
+                  "urgency", "urgent", NULL);
     free(out);
     free(err);
 
@@ -352,18 +358,14 @@ static void test_changes(void **state)
     expect_in(out, "水务（t.water）");
     free(out);
     free(err);
-    cJSON *r = get_ticket(c, t1);
-    assert_string_equal(th_gets(r, "ticket.status"), "dispatched");
-    assert_string_equal(th_gets(r, "ticket.lead"), "t.b");
-    assert_string_equal(th_gets(r, "ticket.co.0"), "t.water");
-    cJSON_Delete(r);
+    expect_ticket(c, t1, "status", "dispatched", "lead", "t.b", "co.0", "t.water", NULL);
 
     /* note: free text in several words */
     rc = hl(&out, &err, "note", t1, "来电人", "补充：下午在家");
     assert_int_equal(rc, 0);
     free(out);
     free(err);
-    r = get_ticket(c, t1);
+    cJSON *r = get_ticket(c, t1);
     const cJSON *ev, *events = th_get(r, "ticket.events");
     if (!events) events = th_get(r, "events");
     int seen = 0;
@@ -380,9 +382,7 @@ static void test_changes(void **state)
     expect_in(out, "已并单");
     free(out);
     free(err);
-    r = get_ticket(c, t2);
-    assert_string_equal(th_gets(r, "ticket.status"), "merged");
-    cJSON_Delete(r);
+    expect_ticket(c, t2, "status", "merged", NULL);
 
     /* cancel with a reason */
     char *t3 = create(c, "env.noise", "C-A1", "13700000003");
@@ -393,9 +393,7 @@ static void test_changes(void **state)
     cJSON_Delete(j);
     free(out);
     free(err);
-    r = get_ticket(c, t3);
-    assert_string_equal(th_gets(r, "ticket.status"), "cancelled");
-    cJSON_Delete(r);
+    expect_ticket(c, t3, "status", "cancelled", NULL);
 
     /* callback: a worker of the lead resolves two tickets first */
     th_client *w = th_client_new(s_d.front, "worker", "t.a");
@@ -411,18 +409,14 @@ static void test_changes(void **state)
     expect_in(out, "已结案");
     free(out);
     free(err);
-    r = get_ticket(c, t4);
-    assert_string_equal(th_gets(r, "ticket.status"), "closed");
-    assert_string_equal(th_gets(r, "ticket.satisfaction"), "satisfied");
-    cJSON_Delete(r);
+    expect_ticket(c, t4, "status", "closed", "satisfaction", "satisfied", NULL);
     rc = hl(&out, &err, "callback", t5, "不满意");
     assert_int_equal(rc, 0);
     expect_in(out, "重办");
     free(out);
     free(err);
+    expect_ticket(c, t5, "status", "dispatched", "lead", "t.a", NULL);
     r = get_ticket(c, t5);
-    assert_string_equal(th_gets(r, "ticket.status"), "dispatched");
-    assert_string_equal(th_gets(r, "ticket.lead"), "t.a");
     assert_int_equal(th_geti(r, "ticket.reopen_count"), 1);
     cJSON_Delete(r);
 
@@ -532,9 +526,7 @@ static void test_manager_commands(void **state)
     } else {
         assert_int_equal(rc, 0);
         expect_in(out, "延期已批准");
-        r = get_ticket(c, no);
-        assert_string_equal(th_gets(r, "ticket.extension.state"), "approved");
-        cJSON_Delete(r);
+        expect_ticket(c, no, "extension.state", "approved", NULL);
     }
     free(out);
     free(err);

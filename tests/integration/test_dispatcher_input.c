@@ -53,6 +53,38 @@ static void s_bads(const char *text, const char *code, const char *want_re)
     s_bad(text, strlen(text), code, want_re);
 }
 
+/* The next reply (5 s); fails the test when none comes. */
+static cJSON *s_reply(void)
+{
+    cJSON *r = th_recv_reply(s_c, 5000);
+    assert_non_null(r);
+    return r;
+}
+
+/* Send raw bytes that must be served; returns the ok reply. */
+static cJSON *s_good(const void *data, size_t len)
+{
+    th_send_raw(s_c, data, len);
+    cJSON *r = s_reply();
+    assert_true(th_is_ok(r));
+    return r;
+}
+
+/* A create request (with id) whose description is chars times 字; caller frees. */
+static char *s_create_long(const char *id, int chars)
+{
+    size_t n = (size_t)chars * 3 + 200;
+    char *text = malloc(n);
+    size_t k = (size_t)snprintf(text, n,
+                                "{\"v\":1,\"id\":\"%s\",\"op\":\"create\",\"ticket\":{"
+                                "\"category\":\"misc.other\",\"description\":\"",
+                                id);
+    for (int i = 0; i < chars; i++)
+        k += (size_t)snprintf(text + k, n - k, "字");
+    snprintf(text + k, n - k, "\"}}");
+    return text;
+}
+
 static void test_not_json(void **state)
 {
     s_bads("hello there", "bad_request", NULL);
@@ -86,10 +118,7 @@ static void test_envelope(void **state)
     for (int i = 0; i < 64; i++)
         strcat(id64, "号");
     snprintf(text, sizeof text, "{\"v\":1,\"id\":\"%s\",\"op\":\"ping\"}", id64);
-    th_send_raw(s_c, text, strlen(text));
-    cJSON *r = th_recv_reply(s_c, 5000);
-    assert_non_null(r);
-    assert_true(th_is_ok(r));
+    cJSON *r = s_good(text, strlen(text));
     assert_string_equal(th_gets(r, "re"), id64);
     cJSON_Delete(r);
     /* version */
@@ -155,26 +184,12 @@ static void test_argument_types(void **state)
 static void test_sizes_and_text(void **state)
 {
     /* 4001 characters of 字 (12003 bytes, under max_message): refused */
-    size_t n = 4001 * 3 + 200;
-    char *text = malloc(n);
-    size_t k = (size_t)snprintf(text, n,
-                                "{\"v\":1,\"id\":\"d1\",\"op\":\"create\",\"ticket\":{"
-                                "\"category\":\"misc.other\",\"description\":\"");
-    for (int i = 0; i < 4001; i++)
-        k += (size_t)snprintf(text + k, n - k, "字");
-    snprintf(text + k, n - k, "\"}}");
+    char *text = s_create_long("d1", 4001);
     s_bads(text, "bad_request", "d1");
+    free(text);
     /* 4000 are accepted */
-    k = (size_t)snprintf(text, n,
-                         "{\"v\":1,\"id\":\"d2\",\"op\":\"create\",\"ticket\":{"
-                         "\"category\":\"misc.other\",\"description\":\"");
-    for (int i = 0; i < 4000; i++)
-        k += (size_t)snprintf(text + k, n - k, "字");
-    snprintf(text + k, n - k, "\"}}");
-    th_send_raw(s_c, text, strlen(text));
-    cJSON *r = th_recv_reply(s_c, 5000);
-    assert_non_null(r);
-    assert_true(th_is_ok(r));
+    text = s_create_long("d2", 4000);
+    cJSON *r = s_good(text, strlen(text));
     assert_int_equal(strlen(th_gets(r, "ticket.description")), 12000);
     cJSON_Delete(r);
     free(text);
@@ -195,18 +210,14 @@ static void test_sizes_and_text(void **state)
     /* a frame over max_message (65536): too_large, whatever it holds */
     size_t big = 65537;
     char *frame = malloc(big + 1);
-    k = (size_t)snprintf(frame, big + 1, "{\"v\":1,\"id\":\"f1\",\"op\":\"ping\",\"pad\":\"");
+    size_t k = (size_t)snprintf(frame, big + 1, "{\"v\":1,\"id\":\"f1\",\"op\":\"ping\",\"pad\":\"");
     memset(frame + k, 'p', big - k - 2);
     memcpy(frame + big - 2, "\"}", 2);
     s_bad(frame, big, "too_large", NULL);
     /* the same at exactly the limit is served */
     frame[65534] = '"';
     frame[65535] = '}';
-    th_send_raw(s_c, frame, 65536);
-    r = th_recv_reply(s_c, 5000);
-    assert_non_null(r);
-    assert_true(th_is_ok(r));
-    cJSON_Delete(r);
+    cJSON_Delete(s_good(frame, 65536));
     free(frame);
 }
 
@@ -214,16 +225,14 @@ static void test_multi_frame(void **state)
 {
     const char *frames[] = {"{\"v\":1,\"id\":\"m1\",\"op\":\"ping\"}", "second"};
     th_send_frames(s_c, 2, frames);
-    cJSON *r = th_recv_reply(s_c, 5000);
-    assert_non_null(r);
+    cJSON *r = s_reply();
     assert_string_equal(th_err_code(r), "bad_request");
     assert_true(cJSON_IsNull(th_get(r, "re")));
     assert_non_null(strstr(th_gets(r, "error.message"), "one frame"));
     cJSON_Delete(r);
     const char *three[] = {"a", "b", "{\"v\":1,\"id\":\"m2\",\"op\":\"ping\"}"};
     th_send_frames(s_c, 3, three);
-    r = th_recv_reply(s_c, 5000);
-    assert_non_null(r);
+    r = s_reply();
     assert_string_equal(th_err_code(r), "bad_request");
     cJSON_Delete(r);
     /* the frames were drained: the next reply answers the next request */

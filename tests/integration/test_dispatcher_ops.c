@@ -9,6 +9,51 @@
     "\"张三\","                                                                                  \
     "\"phone\":\"13800000001\"},\"location\":{\"cell\":\"C-A1\",\"address\":\"甲镇人民路1号\"}}"
 
+/* A dispatcher and the clients of a test, connected in the order of the
+ * letters of who: o an operator, m a manager, a and b workers of t.a and
+ * t.b; the others stay NULL. */
+typedef struct s_city {
+    th_disp d;
+    th_client *op, *mgr, *wa, *wb;
+} s_city;
+
+static void s_open(s_city *c, const char *config, const char *who)
+{
+    memset(c, 0, sizeof *c);
+    td_start(&c->d, config ? config : "config/test-small.json");
+    for (const char *w = who; *w; w++) {
+        switch (*w) {
+        case 'o': c->op = th_client_new(c->d.front, "operator", NULL); break;
+        case 'm': c->mgr = th_client_new(c->d.front, "manager", NULL); break;
+        case 'a': c->wa = th_client_new(c->d.front, "worker", "t.a"); break;
+        case 'b': c->wb = th_client_new(c->d.front, "worker", "t.b"); break;
+        default: fail_msg("test bug: no client '%c'", *w);
+        }
+    }
+}
+
+/* Close the clients; the dispatcher must stop cleanly. */
+static void s_close(s_city *c)
+{
+    th_client **all[] = {&c->op, &c->mgr, &c->wa, &c->wb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (*all[i]) th_client_destroy(all[i]);
+    assert_int_equal(th_disp_stop(&c->d), 0);
+}
+
+/* A ticket's history (the reply of get) has exactly these kinds, in order. */
+static const cJSON *s_assert_kinds(const cJSON *reply, const char *const kinds[], int n)
+{
+    const cJSON *ev = th_get(reply, "ticket.events");
+    assert_int_equal(cJSON_GetArraySize(ev), n);
+    for (int i = 0; i < n; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "%d.kind", i);
+        td_assert_str(ev, p, kinds[i]);
+    }
+    return ev;
+}
+
 static void test_session_and_roles(void **state)
 {
     th_disp d;
@@ -53,9 +98,9 @@ static void test_session_and_roles(void **state)
 
 static void test_create_and_get(void **state)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
+    s_city c;
+    s_open(&c, NULL, "o");
+    th_client *op = c.op;
     cJSON *r = td_create(op, T_NOISE_A1);
     assert_true(cJSON_IsFalse(th_get(r, "repeat")));
     const cJSON *t = th_get(r, "ticket");
@@ -174,15 +219,14 @@ static void test_create_and_get(void **state)
     td_assert_str(r, "ticket.dispatched_at", NULL);
     td_assert_str(r, "ticket.sign_due", NULL);
     cJSON_Delete(r);
-    th_client_destroy(&op);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&c);
 }
 
 static void test_list_filters_and_cursor(void **state)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
+    s_city c;
+    s_open(&c, NULL, "o");
+    th_client *op = c.op;
     int64_t ids[7];
     ids[0] = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"a\",\"caller\":{"
                               "\"phone\":\"139001\"},\"location\":{\"cell\":\"C-A1\"}}");
@@ -259,7 +303,7 @@ static void test_list_filters_and_cursor(void **state)
     th_err(op, "bad_request", "list", "{\"status\":[\"open\"]}");
 
     /* a worker sees what its unit leads or co-handles, and nothing else */
-    th_client *wb = th_client_new(d.front, "worker", "t.b");
+    th_client *wb = th_client_new(c.d.front, "worker", "t.b");
     r = th_ok(wb, "list", "{}");
     assert_int_equal(cJSON_GetArraySize(th_get(r, "tickets")), 2); /* b leads; d co (territorial) */
     assert_int_equal(th_geti(r, "tickets.0.id"), ids[3]);
@@ -270,18 +314,15 @@ static void test_list_filters_and_cursor(void **state)
     cJSON_Delete(r);
     td_err_msg(wb, "forbidden", "t.b", "list", "{\"unit\":\"t.a\"}");
     th_client_destroy(&wb);
-    th_client_destroy(&op);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&c);
 }
 
 /* sign, note, extend, finish, callback — with each refusal on the way */
 static void test_worker_lifecycle(void **state)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    th_client *wa = th_client_new(d.front, "worker", "t.a");
-    th_client *wb = th_client_new(d.front, "worker", "t.b");
+    s_city c;
+    s_open(&c, NULL, "oab");
+    th_client *op = c.op, *wa = c.wa, *wb = c.wb;
     int64_t id = td_create_id(op, T_NOISE_A1);
     char args[200];
     snprintf(args, sizeof args, "{\"ticket\":%lld}", (long long)id);
@@ -349,13 +390,7 @@ static void test_worker_lifecycle(void **state)
     r = th_ok(wa, "get", "{\"ticket\":1}");
     const char *kinds[] = {"created",  "accepted", "noted", "noted", "extension_requested",
                            "resolved", "closed"};
-    const cJSON *ev = th_get(r, "ticket.events");
-    assert_int_equal(cJSON_GetArraySize(ev), 7);
-    for (int i = 0; i < 7; i++) {
-        char p[32];
-        snprintf(p, sizeof p, "%d.kind", i);
-        td_assert_str(ev, p, kinds[i]);
-    }
+    const cJSON *ev = s_assert_kinds(r, kinds, 7);
     td_assert_str(ev, "1.actor", "worker:t.a");
     td_assert_str(ev, "1.from", "dispatched");
     td_assert_str(ev, "1.to", "accepted");
@@ -364,18 +399,14 @@ static void test_worker_lifecycle(void **state)
     td_assert_str(ev, "6.from", "resolved");
     td_assert_str(ev, "6.to", "closed");
     cJSON_Delete(r);
-    th_client_destroy(&op);
-    th_client_destroy(&wa);
-    th_client_destroy(&wb);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&c);
 }
 
 static void test_finish_without_phone_and_reopen(void **state)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    th_client *wa = th_client_new(d.front, "worker", "t.a");
+    s_city c;
+    s_open(&c, NULL, "oa");
+    th_client *op = c.op, *wa = c.wa;
     /* no phone: finishing closes it at once */
     int64_t quiet = td_create_id(
         op,
@@ -420,18 +451,14 @@ static void test_finish_without_phone_and_reopen(void **state)
     td_assert_str(r, "ticket.status", "closed");
     td_assert_str(r, "ticket.satisfaction", "basic");
     cJSON_Delete(r);
-    th_client_destroy(&op);
-    th_client_destroy(&wa);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&c);
 }
 
 static void test_return_and_dispatch(void **state)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    th_client *wa = th_client_new(d.front, "worker", "t.a");
-    th_client *wb = th_client_new(d.front, "worker", "t.b");
+    s_city c;
+    s_open(&c, NULL, "oab");
+    th_client *op = c.op, *wa = c.wa, *wb = c.wb;
     int64_t id = td_create_id(op, T_NOISE_A1);
     char args[64];
     snprintf(args, sizeof args, "{\"ticket\":%lld}", (long long)id);
@@ -483,32 +510,22 @@ static void test_return_and_dispatch(void **state)
     assert_int_equal(cJSON_GetArraySize(th_get(r, "ticket.co")), 0);
     const char *kinds[] = {"created",  "returned",   "dispatched", "noted",
                            "accepted", "dispatched", "dispatched"};
-    const cJSON *ev = th_get(r, "ticket.events");
-    assert_int_equal(cJSON_GetArraySize(ev), 7);
-    for (int i = 0; i < 7; i++) {
-        char p[32];
-        snprintf(p, sizeof p, "%d.kind", i);
-        td_assert_str(ev, p, kinds[i]);
-    }
+    const cJSON *ev = s_assert_kinds(r, kinds, 7);
     td_assert_str(ev, "1.note", "不属于本镇辖区");
     td_assert_str(ev, "1.to", "triage");
     td_assert_str(ev, "2.from", "triage");
     td_assert_str(ev, "5.from", "accepted");
     cJSON_Delete(r);
-    th_client_destroy(&op);
-    th_client_destroy(&wa);
-    th_client_destroy(&wb);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&c);
 }
 
 /* The return window (returns.window) measured from the dispatch. */
 static void test_return_window(void **state)
 {
     const char *cfg = td_small_with("window.json", "\"window\": \"2wd\"", "\"window\": \"1s\"");
-    th_disp d;
-    td_start(&d, cfg);
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    th_client *wa = th_client_new(d.front, "worker", "t.a");
+    s_city c;
+    s_open(&c, cfg, "oa");
+    th_client *op = c.op, *wa = c.wa;
     int64_t id = td_create_id(op, T_NOISE_A1);
     cJSON *r = th_ok(op, "get", "{\"ticket\":%lld}", (long long)id);
     char dispatched[40];
@@ -524,18 +541,14 @@ static void test_return_window(void **state)
     td_ok(op, "dispatch", "{\"ticket\":1,\"unit\":\"t.a\"}");
     td_ok(wa, "return", "{\"ticket\":1,\"reason\":\"不是我们的\"}");
     td_assert_status(op, id, "triage");
-    th_client_destroy(&op);
-    th_client_destroy(&wa);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&c);
 }
 
 static void test_merge_cancel_supervise(void **state)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    th_client *mgr = th_client_new(d.front, "manager", NULL);
-    th_client *wa = th_client_new(d.front, "worker", "t.a");
+    s_city city;
+    s_open(&city, NULL, "oma");
+    th_client *op = city.op, *mgr = city.mgr, *wa = city.wa;
     int64_t a = td_create_id(op, T_NOISE_A1);
     int64_t b = td_create_id(op, "{\"category\":\"env.noise\",\"description\":\"同一噪音\","
                                  "\"location\":{\"cell\":\"C-A1\"}}");
@@ -582,10 +595,7 @@ static void test_merge_cancel_supervise(void **state)
     r = th_ok(op, "cancel", "{\"ticket\":1,\"reason\":\"市民撤诉\"}");
     td_assert_str(r, "ticket.status", "cancelled");
     cJSON_Delete(r);
-    th_client_destroy(&op);
-    th_client_destroy(&mgr);
-    th_client_destroy(&wa);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&city);
 }
 
 static void test_worker_create_grid(void **state)
@@ -693,9 +703,9 @@ static void test_inbox_and_pushes(void **state)
 
 static void test_units(void **state)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
+    s_city c;
+    s_open(&c, NULL, "o");
+    th_client *op = c.op;
     cJSON *r = th_ok(op, "units", "");
     const cJSON *units = th_get(r, "units");
     assert_int_equal(cJSON_GetArraySize(units), 7);
@@ -710,8 +720,8 @@ static void test_units(void **state)
     assert_int_equal(th_geti(units, "1.workers"), 0);
     td_assert_str(units, "1.last_seen", NULL);
     cJSON_Delete(r);
-    th_client *w1 = th_client_new(d.front, "worker", "t.a");
-    th_client *w2 = th_client_new(d.front, "worker", "t.a");
+    th_client *w1 = th_client_new(c.d.front, "worker", "t.a");
+    th_client *w2 = th_client_new(c.d.front, "worker", "t.a");
     r = th_ok(op, "units", "");
     td_assert_str(r, "units.1.id", "t.a");
     assert_true(cJSON_IsTrue(th_get(r, "units.1.online")));
@@ -721,8 +731,7 @@ static void test_units(void **state)
     cJSON_Delete(r);
     th_client_destroy(&w1);
     th_client_destroy(&w2);
-    th_client_destroy(&op);
-    assert_int_equal(th_disp_stop(&d), 0);
+    s_close(&c);
 }
 
 static void test_events_and_alerts(void **state)

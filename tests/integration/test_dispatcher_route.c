@@ -189,6 +189,16 @@ static void test_zhucheng(void **state)
     assert_int_equal(th_disp_stop(&d), 0);
 }
 
+/* Create; how long after its dispatch its sign_due and finish_due are, in ms. */
+static void s_sla(th_client *op, const char *ticket, int64_t *sign_ms, int64_t *finish_ms)
+{
+    cJSON *r = td_create(op, ticket);
+    int64_t t0 = td_ms(th_gets(r, "ticket.dispatched_at"));
+    *sign_ms = td_ms(th_gets(r, "ticket.sign_due")) - t0;
+    *finish_ms = td_ms(th_gets(r, "ticket.finish_due")) - t0;
+    cJSON_Delete(r);
+}
+
 /* sign_due / finish_due: category override over the urgency default. */
 static void test_sla(void **state)
 {
@@ -211,28 +221,23 @@ static void test_sla(void **state)
          "\"location\":{\"cell\":\"370782102001001\"}}",
          10 * 60000, 2 * 3600000},
     };
+    int64_t sign, fin;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cJSON *r = td_create(op, cases[i].ticket);
-        int64_t t0 = td_ms(th_gets(r, "ticket.dispatched_at"));
-        assert_int_equal(td_ms(th_gets(r, "ticket.sign_due")) - t0, cases[i].sign_ms);
-        assert_int_equal(td_ms(th_gets(r, "ticket.finish_due")) - t0, cases[i].finish_ms);
-        cJSON_Delete(r);
+        s_sla(op, cases[i].ticket, &sign, &fin);
+        assert_int_equal(sign, cases[i].sign_ms);
+        assert_int_equal(fin, cases[i].finish_ms);
     }
     /* the category's finish (4wh, working time) over critical's 2h; critical's sign */
-    cJSON *r =
-        td_create(op, "{\"category\":\"env.litter\",\"description\":\"x\",\"urgency\":\"critical\","
-                      "\"location\":{\"cell\":\"370782102001001\"}}");
-    int64_t t0 = td_ms(th_gets(r, "ticket.dispatched_at"));
-    assert_int_equal(td_ms(th_gets(r, "ticket.sign_due")) - t0, 10 * 60000);
-    assert_true(td_ms(th_gets(r, "ticket.finish_due")) - t0 >= 4 * 3600000);
-    cJSON_Delete(r);
+    s_sla(op,
+          "{\"category\":\"env.litter\",\"description\":\"x\",\"urgency\":\"critical\","
+          "\"location\":{\"cell\":\"370782102001001\"}}",
+          &sign, &fin);
+    assert_int_equal(sign, 10 * 60000);
+    assert_true(fin >= 4 * 3600000);
     /* 5wd for a normal ticket: 37.5 working hours, so more than four days later */
-    r = td_create(op, "{\"category\":\"labor.wages\",\"description\":\"x\"}");
-    t0 = td_ms(th_gets(r, "ticket.dispatched_at"));
-    int64_t fin = td_ms(th_gets(r, "ticket.finish_due"));
-    assert_true(fin - t0 >= 4LL * 24 * 3600000);
-    assert_true(fin - t0 <= 30LL * 24 * 3600000);
-    cJSON_Delete(r);
+    s_sla(op, "{\"category\":\"labor.wages\",\"description\":\"x\"}", &sign, &fin);
+    assert_true(fin >= 4LL * 24 * 3600000);
+    assert_true(fin <= 30LL * 24 * 3600000);
     th_client_destroy(&op);
     assert_int_equal(th_disp_stop(&d), 0);
 }

@@ -156,9 +156,11 @@ static const char *s_config(const char *name, const char *secret, const char *cl
     return path;
 }
 
-/* A secure dispatcher on the shared keys (clients: the keys file to use). */
+/* A secure dispatcher on the shared keys, made first when need be
+ * (clients: the keys file to use). */
 static void s_start(th_disp *d, const char *clients)
 {
+    s_keys();
     static int n;
     char name[64], db[64];
     snprintf(name, sizeof name, "secure-%d.json", ++n);
@@ -206,6 +208,44 @@ static int64_t s_create(th_client *op, int n)
              "\"caller\":{\"phone\":\"1380000%04d\"},\"location\":{\"cell\":\"C-A1\"}}",
              n, n);
     return td_create_id(op, t);
+}
+
+/* The arguments of hotline-worker for t.a on d with the keys of name and a
+ * database of its own (name.db), then extra (may be NULL); they live in a. */
+typedef struct s_worker_args {
+    char bin[1024], db[1100], key[1100], server[1100];
+    const char *argv[16];
+} s_worker_args;
+
+static const char *const *s_worker(s_worker_args *a, const th_disp *d, const char *name,
+                                   const char *extra)
+{
+    char db[64];
+    snprintf(db, sizeof db, "%s.db", name);
+    snprintf(a->bin, sizeof a->bin, "%s", th_bin("hotline-worker"));
+    snprintf(a->db, sizeof a->db, "%s", th_path(db));
+    snprintf(a->key, sizeof a->key, "%s", s_key_path(name, "key_secret"));
+    snprintf(a->server, sizeof a->server, "%s", s_key_path("dispatcher", "key"));
+    const char *argv[] = {a->bin, "--unit", "t.a",     "--connect",    d->front,  "--db",
+                          a->db,  "--key",  a->key,    "--server-key", a->server, extra,
+                          NULL};
+    memcpy(a->argv, argv, sizeof argv);
+    return a->argv;
+}
+
+/* Create tickets with c (numbered from n) until the subscriber s sees one
+ * (tries of them, 250 ms each); returns the id of the last. */
+static int64_t s_create_until_seen(th_client *c, th_sub *s, int n, int tries)
+{
+    int64_t id = 0;
+    cJSON *e = NULL;
+    for (int i = 0; i < tries && !e; i++) {
+        id = s_create(c, n + i);
+        e = th_sub_wait(s, "ticket.created.", 250);
+    }
+    assert_non_null(e);
+    cJSON_Delete(e);
+    return id;
 }
 
 /* ---- keygen ------------------------------------------------------------------ */
@@ -307,7 +347,6 @@ static void test_check(void **state)
 
 static void test_end_to_end(void **state)
 {
-    s_keys();
     th_disp d;
     s_start(&d, s_clients);
     s_log_must(&d, "secure mode: CURVE with ZAP", 1000);
@@ -324,23 +363,10 @@ static void test_end_to_end(void **state)
     s_log_must(&d, "admitted the key", 1000);
 
     /* a worker with its key signs it */
-    char log[1100], bin[1024];
+    char log[1100];
     snprintf(log, sizeof log, "%s", th_path("wa.log"));
-    snprintf(bin, sizeof bin, "%s", th_bin("hotline-worker"));
-    const char *wargv[] = {bin,
-                           "--unit",
-                           "t.a",
-                           "--connect",
-                           d.front,
-                           "--db",
-                           th_path("wa.db"),
-                           "--key",
-                           s_key_path("wa", "key_secret"),
-                           "--server-key",
-                           s_key_path("dispatcher", "key"),
-                           "--console",
-                           NULL};
-    th_proc *w = th_proc_start(log, wargv);
+    s_worker_args wa;
+    th_proc *w = th_proc_start(log, s_worker(&wa, &d, "wa", "--console"));
     size_t pos = 0;
     th_proc_must(w, &pos, no, 10000);
     th_proc_send(w, "sign %s 已到现场", no);
@@ -417,7 +443,6 @@ static void test_end_to_end(void **state)
 
 static void test_unknown_key(void **state)
 {
-    s_keys();
     th_disp d;
     s_start(&d, s_clients);
     /* a key not in the keys file gets no reply at all */
@@ -445,22 +470,10 @@ static void test_unknown_key(void **state)
     free(err);
 
     /* so does the worker, in its log */
-    char log[1100], bin[1024];
+    char log[1100];
     snprintf(log, sizeof log, "%s", th_path("stranger.log"));
-    snprintf(bin, sizeof bin, "%s", th_bin("hotline-worker"));
-    const char *wargv[] = {bin,
-                           "--unit",
-                           "t.a",
-                           "--connect",
-                           d.front,
-                           "--db",
-                           th_path("s.db"),
-                           "--key",
-                           s_key_path("stranger", "key_secret"),
-                           "--server-key",
-                           s_key_path("dispatcher", "key"),
-                           NULL};
-    pid_t w = th_spawn(log, wargv);
+    s_worker_args wargs;
+    pid_t w = th_spawn(log, s_worker(&wargs, &d, "stranger", NULL));
     int said = TH_WAIT_UNTIL(({
                                  char *t = th_read(log);
                                  int h = t && strstr(t, "refused this worker's key");
@@ -475,7 +488,6 @@ static void test_unknown_key(void **state)
 
 static void test_client_without_curve(void **state)
 {
-    s_keys();
     th_disp d;
     s_start(&d, s_clients);
     th_client *c = th_client_new(d.front, NULL, NULL);
@@ -510,7 +522,6 @@ static void test_client_without_curve(void **state)
 
 static void test_hello_must_match_key(void **state)
 {
-    s_keys();
     th_disp d;
     s_start(&d, s_clients);
     th_client *c = th_client_new_curve(d.front, &s_wa, NULL, NULL);
@@ -547,7 +558,6 @@ static void test_hello_must_match_key(void **state)
 
 static void test_events_need_a_known_key(void **state)
 {
-    s_keys();
     th_disp d;
     s_start(&d, s_clients);
     th_sub *op = th_sub_new_curve(d.events, "ticket.", &s_op);
@@ -558,15 +568,8 @@ static void test_events_need_a_known_key(void **state)
     th_client *c = th_client_new_curve(d.front, &s_op, "operator", NULL);
     /* the first events may pass before a subscription is in place: wait
      * until the admitted subscribers see one */
-    int64_t id = 0;
-    cJSON *e = NULL;
-    for (int i = 0; i < 20 && !e; i++) {
-        id = s_create(c, 100 + i);
-        e = th_sub_wait(op, "ticket.created.", 250);
-    }
-    assert_non_null(e);
-    cJSON_Delete(e);
-    e = th_sub_wait(mgr, "ticket.created.", 3000);
+    int64_t id = s_create_until_seen(c, op, 100, 20);
+    cJSON *e = th_sub_wait(mgr, "ticket.created.", 3000);
     assert_non_null(e);
     cJSON_Delete(e);
     s_create(c, 200);
@@ -659,13 +662,8 @@ static void test_sighup(void **state)
     th_sub *kept = th_sub_new_curve(d.events, "ticket.created.", &s_op);
     th_sub *gone = th_sub_new_curve(d.events, "ticket.created.", &late);
     th_client *op = th_client_new_curve(d.front, &s_op, "operator", NULL);
-    cJSON *e = NULL;
-    for (int i = 0; i < 20 && !e; i++) {
-        s_create(op, 310 + i);
-        e = th_sub_wait(gone, "ticket.created.", 250);
-    }
-    assert_non_null(e);
-    cJSON_Delete(e);
+    s_create_until_seen(op, gone, 310, 20);
+    cJSON *e;
     while ((e = th_sub_wait(kept, "", 100)))
         cJSON_Delete(e);
 
@@ -680,13 +678,7 @@ static void test_sighup(void **state)
     /* a new one gets nothing */
     assert_false(s_admitted(&d, &late));
     /* subscribers reconnect: the kept key receives again, the removed one not */
-    e = NULL;
-    for (int i = 0; i < 40 && !e; i++) {
-        s_create(op, 400 + i);
-        e = th_sub_wait(kept, "ticket.created.", 250);
-    }
-    assert_non_null(e);
-    cJSON_Delete(e);
+    s_create_until_seen(op, kept, 400, 40);
     s_create(op, 500);
     e = th_sub_wait(kept, "ticket.created.", 3000);
     assert_non_null(e);
