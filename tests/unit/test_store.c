@@ -99,6 +99,30 @@ static void s_full(ticket *t)
     t->dispatch_id = 42;
 }
 
+/* Insert a full ticket numbered on day; its number must be want_no (when
+ * not NULL). Returns its id. */
+static int64_t s_insert(store *st, const char *day, const char *want_no)
+{
+    ticket t;
+    s_full(&t);
+    assert_int_equal(store_ticket_insert(st, &t, day), 0);
+    if (want_no) assert_string_equal(t.no, want_no);
+    int64_t id = t.id;
+    ticket_clear(&t);
+    return id;
+}
+
+/* The value of a query that yields one integer. */
+static int s_sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
 static void test_round_trip(void **state)
 {
     store *st = s_open();
@@ -159,11 +183,8 @@ static void test_schema_version(void **state)
     store_close(&st);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
+    assert_int_equal(s_sql_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     sqlite3_stmt *s;
-    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), STORE_SCHEMA_VERSION);
-    sqlite3_finalize(s);
     sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
@@ -207,40 +228,56 @@ static int s_count(store *st, const store_filter *f)
     return n;
 }
 
+/* One request of a batch: a mark, then a full ticket numbered on 20261127
+ * (want_no when not NULL) and its created event (seq want_seq); the
+ * caller unmarks or undoes it. */
+static void s_create_req(store *st, const char *want_no, int64_t want_seq)
+{
+    assert_int_equal(store_mark(st), 0);
+    assert_int_equal(s_event(st, "created", s_insert(st, "20261127", want_no)), want_seq);
+}
+
+/* Purge the idempotency keys older than before in a batch of its own;
+ * returns how many went. */
+static int64_t s_purge(store *st, hl_ms before)
+{
+    int64_t n = -1;
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_idem_purge(st, before, &n), 0);
+    assert_int_equal(store_commit(st), 0);
+    return n;
+}
+
+/* The idempotency key is stored, with op and result (when not NULL). */
+static void s_idem_ok(store *st, const char *key, const char *want_op, const char *want_result)
+{
+    char *op = NULL, *result = NULL;
+    assert_int_equal(store_idem_get(st, key, &op, &result), STORE_OK);
+    if (want_op) assert_string_equal(op, want_op);
+    if (want_result) assert_string_equal(result, want_result);
+    free(op);
+    free(result);
+}
+
 static void test_mark_undo_rollback(void **state)
 {
     store *st = s_open();
-    ticket t;
     assert_int_equal(store_event_next_seq(st), 1);
     assert_int_equal(store_begin(st), 0);
     /* a request that fails before it writes leaves the batch as it was */
     assert_int_equal(store_mark(st), 0);
     store_undo(st);
     /* the next one succeeds */
-    assert_int_equal(store_mark(st), 0);
-    s_full(&t);
-    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_string_equal(t.no, "20261127-000001");
-    assert_int_equal(s_event(st, "created", t.id), 1);
+    s_create_req(st, "20261127-000001", 1);
     store_unmark(st);
-    ticket_clear(&t);
     assert_int_equal(store_commit(st), 0);
     /* one that fails after writing takes its whole batch with it: the
      * requests before it in the batch, and every one after */
     assert_int_equal(store_begin(st), 0);
-    assert_int_equal(store_mark(st), 0);
-    s_full(&t);
-    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_string_equal(t.no, "20261127-000002");
-    assert_int_equal(s_event(st, "created", t.id), 2);
+    s_create_req(st, "20261127-000002", 2);
     store_unmark(st);
-    ticket_clear(&t);
-    assert_int_equal(store_mark(st), 0);
-    s_full(&t);
-    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_int_equal(s_event(st, "created", t.id), 3);
+    s_create_req(st, NULL, 3);
     store_undo(st);
-    ticket_clear(&t);
     assert_int_not_equal(store_mark(st), 0);
     assert_int_not_equal(store_commit(st), 0);
     assert_non_null(strstr(store_errmsg(st), "abandoned"));
@@ -249,22 +286,13 @@ static void test_mark_undo_rollback(void **state)
     assert_int_equal(s_count(st, &f), 1);
     /* the numbers come back too */
     assert_int_equal(store_begin(st), 0);
-    assert_int_equal(store_mark(st), 0);
-    s_full(&t);
-    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_string_equal(t.no, "20261127-000002");
-    assert_int_equal(s_event(st, "created", t.id), 2);
+    s_create_req(st, "20261127-000002", 2);
     store_unmark(st);
-    ticket_clear(&t);
     assert_int_equal(store_commit(st), 0);
     /* a batch rolled back leaves nothing, and the seq comes back */
     assert_int_equal(store_begin(st), 0);
-    assert_int_equal(store_mark(st), 0);
-    s_full(&t);
-    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_int_equal(s_event(st, "created", t.id), 3);
+    s_create_req(st, NULL, 3);
     store_unmark(st);
-    ticket_clear(&t);
     store_rollback(st);
     assert_int_equal(store_event_next_seq(st), 3);
     assert_int_equal(s_count(st, &f), 2);
@@ -273,10 +301,7 @@ static void test_mark_undo_rollback(void **state)
     st = s_open();
     assert_int_equal(store_event_next_seq(st), 3);
     assert_int_equal(store_begin(st), 0);
-    s_full(&t);
-    assert_int_equal(store_ticket_insert(st, &t, "20261127"), 0);
-    assert_string_equal(t.no, "20261127-000003");
-    ticket_clear(&t);
+    s_insert(st, "20261127", "20261127-000003");
     assert_int_equal(store_commit(st), 0);
     store_close(&st);
 }
@@ -284,17 +309,12 @@ static void test_mark_undo_rollback(void **state)
 static void test_numbering(void **state)
 {
     store *st = s_open();
-    ticket t;
     const char *days[] = {"20261127", "20261127", "20261128", "20261127"};
     const char *want[] = {"20261127-000001", "20261127-000002", "20261128-000001",
                           "20261127-000003"};
     assert_int_equal(store_begin(st), 0);
-    for (int i = 0; i < 4; i++) {
-        s_full(&t);
-        assert_int_equal(store_ticket_insert(st, &t, days[i]), 0);
-        assert_string_equal(t.no, want[i]);
-        ticket_clear(&t);
-    }
+    for (int i = 0; i < 4; i++)
+        s_insert(st, days[i], want[i]);
     assert_int_equal(store_commit(st), 0);
     store_close(&st);
 }
@@ -425,21 +445,11 @@ static void test_feeds_log_idem(void **state)
     assert_string_equal(s.kind[1], "accepted");
 
     char *op = NULL, *res = NULL;
-    assert_int_equal(store_idem_get(st, "k-new", &op, &res), STORE_OK);
-    assert_string_equal(op, "sign");
-    assert_string_equal(res, "{\"y\":2}");
-    free(op);
-    free(res);
+    s_idem_ok(st, "k-new", "sign", "{\"y\":2}");
     assert_int_equal(store_idem_get(st, "k-none", &op, &res), STORE_NONE);
-    int64_t n = 0;
-    assert_int_equal(store_begin(st), 0);
-    assert_int_equal(store_idem_purge(st, 2000, &n), 0);
-    assert_int_equal(store_commit(st), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(s_purge(st, 2000), 1);
     assert_int_equal(store_idem_get(st, "k-old", &op, &res), STORE_NONE);
-    assert_int_equal(store_idem_get(st, "k-new", &op, &res), STORE_OK);
-    free(op);
-    free(res);
+    s_idem_ok(st, "k-new", NULL, NULL);
     /* a duplicate key is refused with a message (core never tries) */
     assert_int_equal(store_begin(st), 0);
     assert_int_equal(store_idem_put(st, "k-new", "sign", "{}", 6000), STORE_ERROR);
@@ -447,18 +457,14 @@ static void test_feeds_log_idem(void **state)
     store_rollback(st);
     /* a key stored after a younger one (the clock was set back) waits for
      * a later purge; when every key is old, all go */
+    int64_t n = -1;
     assert_int_equal(store_begin(st), 0);
     assert_int_equal(store_idem_put(st, "k-back", "note", "{}", 1500), 0);
     assert_int_equal(store_idem_purge(st, 2000, &n), 0);
     assert_int_equal(store_commit(st), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(store_idem_get(st, "k-back", &op, &res), STORE_OK);
-    free(op);
-    free(res);
-    assert_int_equal(store_begin(st), 0);
-    assert_int_equal(store_idem_purge(st, 9000, &n), 0);
-    assert_int_equal(store_commit(st), 0);
-    assert_int_equal(n, 2);
+    s_idem_ok(st, "k-back", NULL, NULL);
+    assert_int_equal(s_purge(st, 9000), 2);
     assert_int_equal(store_idem_get(st, "k-new", &op, &res), STORE_NONE);
     assert_int_equal(store_idem_get(st, "k-back", &op, &res), STORE_NONE);
     store_close(&st);
@@ -601,23 +607,13 @@ static void test_migrate_idem_v3(void **state)
     sqlite3_close(db);
     st = s_open();
     char *op = NULL, *result = NULL;
-    assert_int_equal(store_idem_get(st, "k1", &op, &result), STORE_OK);
-    assert_string_equal(op, "create");
-    assert_string_equal(result, "{\"ticket\":{}}");
-    free(op);
-    free(result);
+    s_idem_ok(st, "k1", "create", "{\"ticket\":{}}");
     assert_int_equal(store_begin(st), 0);
     assert_int_equal(store_idem_put(st, "k2", "sign", "{}", 6), 0);
     assert_int_equal(store_commit(st), 0);
-    int64_t n = 0;
-    assert_int_equal(store_begin(st), 0);
-    assert_int_equal(store_idem_purge(st, 6, &n), 0);
-    assert_int_equal(store_commit(st), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(s_purge(st, 6), 1);
     assert_int_equal(store_idem_get(st, "k1", &op, &result), STORE_NONE);
-    assert_int_equal(store_idem_get(st, "k2", &op, &result), STORE_OK);
-    free(op);
-    free(result);
+    s_idem_ok(st, "k2", NULL, NULL);
     store_close(&st);
     assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
     sqlite3_stmt *q;
@@ -658,15 +654,9 @@ static void test_schema_v4_plans(void **state)
     store_close(&st);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                        " AND name IN ('tickets_phone', 'idem_created')",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(s, 0), 0);
-    sqlite3_finalize(s);
+    assert_int_equal(s_sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                   " AND name IN ('tickets_phone', 'idem_created')"),
+                     0);
     char plan[1024];
     s_plan(db, "SELECT id FROM tickets WHERE id < 9 AND caller_phone = '1' ORDER BY id DESC LIMIT 5",
            plan, sizeof plan);
