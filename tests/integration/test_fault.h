@@ -1,7 +1,7 @@
-/* test_fault.h — helpers shared by the fault tests (test_fault_*.c): tickets
- * marked in their description so a census can count each one, the event
- * log checked for gaps, a process's resident memory. Header-only: each test
- * is one binary. */
+/* test_fault.h — helpers shared by the fault tests (test_fault_*.c): raw
+ * DEALER sockets that pipeline requests, tickets marked in their
+ * description so a census can count each one, the event log checked for
+ * gaps, a process's resident memory. Header-only: each test is one binary. */
 #ifndef HOTLINE_TEST_FAULT_H
 #define HOTLINE_TEST_FAULT_H
 
@@ -11,8 +11,57 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <zmq.h>
 
 #define TF_FN static __attribute__((unused))
+
+/* A raw DEALER on ep that queues without limit, so a test can pipeline. */
+TF_FN void *tf_dealer(void *ctx, const char *ep)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(s, ep), 0);
+    return s;
+}
+
+/* Send text as one frame on a raw socket. */
+TF_FN void tf_send(void *s, const char *text)
+{
+    assert_int_equal(zmq_send(s, text, strlen(text), 0), (int)strlen(text));
+}
+
+/* Take one reply if there is one within ms: 1 for an ok reply, 0 for an
+ * error (its message on stderr), -1 for none. */
+TF_FN int tf_take(void *s, int ms)
+{
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, ms) <= 0) return -1;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    cJSON *j = cJSON_ParseWithLength(zmq_msg_data(&m), zmq_msg_size(&m));
+    zmq_msg_close(&m);
+    if (!j) fail_msg("a reply that is not JSON");
+    int ok = th_is_ok(j);
+    if (!ok) fprintf(stderr, "# refused: %s\n", th_gets(j, "error.message"));
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* hello as role on a raw socket; the reply must be ok (5 s). */
+TF_FN void tf_hello(void *s, const char *role)
+{
+    char req[100];
+    snprintf(req, sizeof req, "{\"v\":1,\"id\":\"h\",\"op\":\"hello\",\"role\":\"%s\"}", role);
+    tf_send(s, req);
+    assert_int_equal(tf_take(s, 5000), 1);
+}
 
 /* A create request for the marked ticket "mK-I" with idem "mK-I" (and the
  * same request id), to be sent raw; extra is appended to the description

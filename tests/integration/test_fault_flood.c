@@ -8,59 +8,20 @@
 
 #include <zmq.h>
 
-
-static void *s_dealer(void *ctx, const char *ep)
-{
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    assert_int_equal(zmq_connect(s, ep), 0);
-    return s;
-}
-
-static void s_send(void *s, const char *text)
-{
-    assert_int_equal(zmq_send(s, text, strlen(text), 0), (int)strlen(text));
-}
-
-/* One reply within ms: 1 ok, 0 refused, -1 none. */
-static int s_take(void *s, int ms)
-{
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, ms) <= 0) return -1;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return -1;
-    }
-    cJSON *j = cJSON_ParseWithLength(zmq_msg_data(&m), zmq_msg_size(&m));
-    zmq_msg_close(&m);
-    if (!j) fail_msg("a reply that is not JSON");
-    int ok = th_is_ok(j);
-    if (!ok) fprintf(stderr, "# refused: %s\n", th_gets(j, "error.message"));
-    cJSON_Delete(j);
-    return ok;
-}
-
 /* Queue n requests made by make(i) on the flooder at once, then, until
  * all their replies are in, let another client alternate pings and creates,
  * one at a time, timing each. */
 static void s_flood(const th_disp *d, int n, const char *(*make)(int), const char *what)
 {
     void *ctx = zmq_ctx_new();
-    void *flood = s_dealer(ctx, d->front);
-    void *other = s_dealer(ctx, d->front);
-    s_send(flood, "{\"v\":1,\"id\":\"h\",\"op\":\"hello\",\"role\":\"operator\"}");
-    assert_int_equal(s_take(flood, 5000), 1);
-    s_send(other, "{\"v\":1,\"id\":\"h\",\"op\":\"hello\",\"role\":\"operator\"}");
-    assert_int_equal(s_take(other, 5000), 1);
+    void *flood = tf_dealer(ctx, d->front);
+    void *other = tf_dealer(ctx, d->front);
+    tf_hello(flood, "operator");
+    tf_hello(other, "operator");
 
     int64_t t0 = th_mono_ms();
     for (int i = 0; i < n; i++)
-        s_send(flood, make(i));
+        tf_send(flood, make(i));
     int done = 0, turns = 0;
     static tf_lat l;
     memset(&l, 0, sizeof l);
@@ -77,18 +38,18 @@ static void s_flood(const th_disp *d, int n, const char *(*make)(int), const cha
                          "\"env.noise\",\"description\":\"另一位话务员 %d\",\"location\":"
                          "{\"cell\":\"C-A2\"}}}",
                          turns, turns);
-            s_send(other, req);
+            tf_send(other, req);
             asked = th_mono_ms();
             turns++;
         }
-        if (s_take(other, 1) == 1) {
+        if (tf_take(other, 1) == 1) {
             tf_lat_add(&l, th_mono_ms() - asked);
             asked = 0;
         }
         /* a few of the flooder's replies per turn, so that the time this
          * test spends parsing them does not count as the other's wait */
         int r;
-        for (int k = 0; k < 16 && (r = s_take(flood, 0)) >= 0; k++) {
+        for (int k = 0; k < 16 && (r = tf_take(flood, 0)) >= 0; k++) {
             assert_int_equal(r, 1);
             done++;
         }

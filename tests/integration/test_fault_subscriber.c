@@ -12,45 +12,6 @@
 #define PHASE 20000     /* notes per phase */
 #define WINDOW 500      /* notes in flight */
 
-/* A raw DEALER that queues without limit, so the test can pipeline. */
-static void *s_dealer(void *ctx, const char *ep)
-{
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    assert_int_equal(zmq_connect(s, ep), 0);
-    return s;
-}
-
-static void s_send(void *s, const char *text)
-{
-    assert_int_equal(zmq_send(s, text, strlen(text), 0), (int)strlen(text));
-}
-
-/* Take one reply if there is one within ms; returns 1 for an ok reply, 0
- * for an error, -1 for none. */
-static int s_take(void *s, int ms, char *re, size_t resize)
-{
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, ms) <= 0) return -1;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return -1;
-    }
-    cJSON *j = cJSON_ParseWithLength(zmq_msg_data(&m), zmq_msg_size(&m));
-    zmq_msg_close(&m);
-    if (!j) fail_msg("a reply that is not JSON");
-    if (re) snprintf(re, resize, "%s", th_gets(j, "re") ? th_gets(j, "re") : "");
-    int ok = th_is_ok(j);
-    if (!ok) fprintf(stderr, "# refused: %s\n", th_gets(j, "error.message"));
-    cJSON_Delete(j);
-    return ok;
-}
-
 /* Send n notes on ticket 1 through flood (WINDOW in flight) while pinging
  * through pinger one at a time; ping round trips go into l. */
 static void s_notes(void *flood, void *pinger, int n, tf_lat *l, const char *tag)
@@ -67,21 +28,21 @@ static void s_notes(void *flood, void *pinger, int n, tf_lat *l, const char *tag
             snprintf(req, sizeof req,
                      "{\"v\":1,\"id\":\"%s%d\",\"op\":\"note\",\"ticket\":1,\"text\":\"%d %s\"}", tag,
                      sent, sent, text);
-            s_send(flood, req);
+            tf_send(flood, req);
             sent++;
         }
         if (!ping_at) {
             char req[100];
             snprintf(req, sizeof req, "{\"v\":1,\"id\":\"p%d\",\"op\":\"ping\"}", ++pings);
-            s_send(pinger, req);
+            tf_send(pinger, req);
             ping_at = th_mono_ms();
         }
         int r;
-        while ((r = s_take(flood, 0, NULL, 0)) >= 0) {
+        while ((r = tf_take(flood, 0)) >= 0) {
             assert_int_equal(r, 1);
             done++;
         }
-        if (s_take(pinger, 2, NULL, 0) == 1) {
+        if (tf_take(pinger, 2) == 1) {
             tf_lat_add(l, th_mono_ms() - ping_at);
             ping_at = 0;
         }
@@ -94,15 +55,13 @@ static void test_stuck_subscriber(void **state)
     th_disp d = {0};
     th_disp_start(&d, th_src("config/test-small.json"), th_path("sub/hotline.db"), NULL);
     void *ctx = zmq_ctx_new();
-    void *flood = s_dealer(ctx, d.front);
-    void *pinger = s_dealer(ctx, d.front);
-    s_send(flood, "{\"v\":1,\"id\":\"h\",\"op\":\"hello\",\"role\":\"operator\"}");
-    assert_int_equal(s_take(flood, 5000, NULL, 0), 1);
-    s_send(pinger, "{\"v\":1,\"id\":\"h\",\"op\":\"hello\",\"role\":\"manager\"}");
-    assert_int_equal(s_take(pinger, 5000, NULL, 0), 1);
-    s_send(flood, "{\"v\":1,\"id\":\"c\",\"op\":\"create\",\"ticket\":{\"category\":\"env.noise\","
+    void *flood = tf_dealer(ctx, d.front);
+    void *pinger = tf_dealer(ctx, d.front);
+    tf_hello(flood, "operator");
+    tf_hello(pinger, "manager");
+    tf_send(flood, "{\"v\":1,\"id\":\"c\",\"op\":\"create\",\"ticket\":{\"category\":\"env.noise\","
                   "\"description\":\"施工噪音\",\"location\":{\"cell\":\"C-A2\"}}}");
-    assert_int_equal(s_take(flood, 5000, NULL, 0), 1);
+    assert_int_equal(tf_take(flood, 5000), 1);
 
     /* phase A, nobody subscribed: the database grows and its page cache
      * fills, which is what a growing dispatcher looks like anyway */
