@@ -8,11 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "test_time.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -27,19 +23,6 @@
 
 #include "hotline/config.h"
 #include "hotline/util.h"
-
-static hl_ms s_t(const char *s)
-{
-    hl_ms t = 0;
-    assert_int_equal(hl_time_parse(s, &t), 0);
-    return t;
-}
-
-#define assert_time(got, want)                                                                     \
-    do {                                                                                           \
-        char g_[HL_TIME_LEN], w_[HL_TIME_LEN];                                                     \
-        assert_string_equal(hl_time_format((got), g_), hl_time_format(s_t(want), w_));             \
-    } while (0)
 
 static hl_config *s_cfg(void)
 {
@@ -60,7 +43,7 @@ static hl_duration s_dur(const char *text)
 static void test_wall_thresholds(void **state)
 {
     hl_config *cfg = s_cfg();
-    hl_ms t0 = s_t("2026-11-27T01:00:00Z");
+    hl_ms t0 = tt_ms("2026-11-27T01:00:00Z");
     deadline_stage s = {t0, t0 + 4 * 3600000, s_dur("4h"), 0, 0.8};
     assert_time(deadline_threshold(cfg->calendar, &s, 0), "2026-11-27T04:12:00Z");
     assert_time(deadline_threshold(cfg->calendar, &s, 1), "2026-11-27T05:00:00Z");
@@ -82,7 +65,7 @@ static void test_wall_thresholds(void **state)
 static void test_working_thresholds(void **state)
 {
     hl_config *cfg = s_cfg();
-    hl_ms t0 = s_t("2026-09-30T16:00:00+08:00");
+    hl_ms t0 = tt_ms("2026-09-30T16:00:00+08:00");
     hl_duration d = s_dur("5wd");
     deadline_stage s = {t0, hl_cal_add(cfg->calendar, t0, &d, 1.0), d, 0, 0.8};
     assert_time(s.due, "2026-10-13T16:00:00+08:00");
@@ -91,13 +74,13 @@ static void test_working_thresholds(void **state)
     assert_time(deadline_threshold(cfg->calendar, &s, 2), "2026-10-20T16:00:00+08:00");
     /* 4 working hours from 11:00, warn 0.5: 2 h of work is 13:30 + 1 h
      * (lunch does not count); due 16:30 */
-    hl_ms m = s_t("2026-11-26T11:00:00+08:00");
+    hl_ms m = tt_ms("2026-11-26T11:00:00+08:00");
     hl_duration wh = s_dur("4wh");
     deadline_stage w = {m, hl_cal_add(cfg->calendar, m, &wh, 1.0), wh, 0, 0.5};
     assert_time(w.due, "2026-11-26T16:30:00+08:00");
     assert_time(deadline_threshold(cfg->calendar, &w, 0), "2026-11-26T14:30:00+08:00");
     /* a Friday evening dispatch: its clock starts on Monday morning */
-    hl_ms fri = s_t("2026-11-27T19:00:00+08:00");
+    hl_ms fri = tt_ms("2026-11-27T19:00:00+08:00");
     deadline_stage f = {fri, hl_cal_add(cfg->calendar, fri, &wh, 1.0), wh, 0, 0.5};
     assert_time(deadline_threshold(cfg->calendar, &f, 0), "2026-11-30T10:30:00+08:00");
     assert_time(f.due, "2026-11-30T14:00:00+08:00");
@@ -111,7 +94,7 @@ static void test_extended_thresholds(void **state)
     hl_config *cfg = s_cfg();
     /* working: Monday 08:30 to Friday 17:30 is 5 working days (37.5 h);
      * warn 0.8 is 30 h of work: Thursday's end; tier 2 a week later */
-    deadline_stage s = {s_t("2026-11-23T08:30:00+08:00"), s_t("2026-11-27T17:30:00+08:00"),
+    deadline_stage s = {tt_ms("2026-11-23T08:30:00+08:00"), tt_ms("2026-11-27T17:30:00+08:00"),
                         s_dur("2wd"), 1, 0.8};
     assert_time(deadline_threshold(cfg->calendar, &s, 0), "2026-11-26T17:30:00+08:00");
     assert_time(deadline_threshold(cfg->calendar, &s, 1), "2026-11-27T17:30:00+08:00");
@@ -123,7 +106,7 @@ static void test_extended_thresholds(void **state)
     assert_int_equal(deadline_threshold(cfg->calendar, &w, 2), 11000);
     assert_int_equal(deadline_threshold(cfg->calendar, &w, 3), 16000);
     /* an unextended stage agrees with the span rule */
-    hl_ms t0 = s_t("2026-09-30T16:00:00+08:00");
+    hl_ms t0 = tt_ms("2026-09-30T16:00:00+08:00");
     hl_duration d = s_dur("5wd");
     deadline_stage a = {t0, hl_cal_add(cfg->calendar, t0, &d, 1.0), d, 0, 0.8};
     deadline_stage b = a;
