@@ -46,33 +46,6 @@ struct hl_calendar {
 
 /* ---- date helpers --------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant). */
-static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void s_civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    unsigned dd = doy - (153 * mp + 2) / 5 + 1;
-    unsigned mm = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yy + (mm <= 2));
-    *m = (int)mm;
-    *d = (int)dd;
-}
-
 /* ISO weekday of a day number: 1970-01-01 was a Thursday (4). */
 static int s_weekday(int64_t day)
 {
@@ -110,7 +83,7 @@ int hl_cal_parse_date(const char *s, int32_t *day)
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (y < 1 || mo < 1 || mo > 12 || d < 1) return -1;
     if (d > mdays[mo - 1] + (mo == 2 && leap)) return -1;
-    *day = (int32_t)s_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *day = (int32_t)hl_days_from_civil(y, (unsigned)mo, (unsigned)d);
     return 0;
 }
 
@@ -174,8 +147,8 @@ static int64_t s_local_day_slow(hl_ms t)
     time_t secs = s_floor_secs(t);
     struct tm tm;
     if (!localtime_r(&secs, &tm)) return secs / 86400;
-    return s_days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                             (unsigned)tm.tm_mday);
+    return hl_days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                              (unsigned)tm.tm_mday);
 }
 
 /* The instant of local day `day` at `min` minutes past midnight (min may be
@@ -183,7 +156,7 @@ static int64_t s_local_day_slow(hl_ms t)
 static hl_ms s_local_instant(int64_t day, int min)
 {
     int y, m, d;
-    s_civil_from_days(day, &y, &m, &d);
+    hl_civil_from_days(day, &y, &m, &d);
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     tm.tm_year = y - 1900;
@@ -372,7 +345,7 @@ void hl_cal_local_yyyymmdd(const hl_calendar *cal, hl_ms t, char out[9])
 {
     s_apply_tz(cal);
     int y, m, d;
-    s_civil_from_days(s_local_day(cal, t), &y, &m, &d);
+    hl_civil_from_days(s_local_day(cal, t), &y, &m, &d);
     if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
     snprintf(out, 9, "%04d%02d%02d", y, m, d);
 }

@@ -34,7 +34,7 @@ int64_t hl_mono_ms(void)
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant). */
-static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t hl_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -44,7 +44,7 @@ static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void s_civil_from_days(int64_t z, int *y, int *m, int *d)
+void hl_civil_from_days(int64_t z, int *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -67,7 +67,7 @@ char *hl_time_format(hl_ms t, char buf[HL_TIME_LEN])
     int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
     int64_t rem = secs - days * 86400;
     int y, m, d;
-    s_civil_from_days(days, &y, &m, &d);
+    hl_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
     /* written by hand: hot in ticket serialisation, and exact in width */
     int parts[] = {y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), ms};
@@ -137,7 +137,7 @@ int hl_time_parse(const char *s, hl_ms *out)
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo == 2 && d == 29 && !leap) return -1;
     if (se == 60) se = 59; /* leap second: clamp */
-    int64_t days = s_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = hl_days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - (int64_t)off * 60;
     *out = secs * 1000 + ms;
     return 0;

@@ -22,6 +22,11 @@ char *hl_time_format(hl_ms t, char buf[HL_TIME_LEN]);
  * truncated to ms), then 'Z' or ±HH:MM. Returns 0 and sets *out, or -1. */
 int hl_time_parse(const char *s, hl_ms *out);
 
+/* Days since 1970-01-01 of a date of the proleptic Gregorian calendar
+ * (month 1-12), and the date of such a day number. */
+int64_t hl_days_from_civil(int64_t y, unsigned m, unsigned d);
+void hl_civil_from_days(int64_t days, int *y, int *m, int *d);
+
 typedef enum {
     HL_DUR_SEC,
     HL_DUR_MIN,
