@@ -584,3 +584,70 @@ void cli_table_csv(cli_table **tp, FILE *f)
     }
     cli_table_free(tp);
 }
+
+void cli_table_total(cli *c, cli_table **t, const char *what, const char *next)
+{
+    int rows = cli_table_rows(*t);
+    if (rows)
+        cli_table_print(t, stdout, c->color);
+    else
+        cli_table_free(t);
+    printf("共 %d %s", rows, what);
+    if (next[0]) printf("；还有更多：加 --after %s 看下一页，或用 --all 看全部", next);
+    printf("\n");
+}
+
+/* ---- listings: filters and pages ------------------------------------------ */
+
+int cli_filter_level(const cli_args *a, const char *cmd, const char *name, cJSON *f)
+{
+    const char *v = cli_opt(a, name);
+    if (!v) return CLI_OK;
+    if (strcmp(v, "yellow") != 0 && strcmp(v, "red") != 0)
+        return cli_usage(cmd, "--%s must be yellow or red", name);
+    cJSON_AddStringToObject(f, name, v);
+    return CLI_OK;
+}
+
+int cli_filter_limit(const cli_args *a, const char *cmd, cJSON *f)
+{
+    const char *v = cli_opt(a, "limit");
+    if (!v) return CLI_OK;
+    long long n;
+    int rc = cli_int(cmd, "--limit", v, 1, 1000, &n);
+    if (rc) return rc;
+    cJSON_AddNumberToObject(f, "limit", (double)n);
+    return CLI_OK;
+}
+
+void cli_cursor_text(const cJSON *next, char *buf, size_t size)
+{
+    if (cJSON_IsNumber(next))
+        snprintf(buf, size, "%.0f", next->valuedouble);
+    else if (cJSON_IsString(next))
+        snprintf(buf, size, "%s", next->valuestring);
+    else
+        buf[0] = '\0';
+}
+
+int cli_pages(cli *c, const char *op, cJSON *f, int all,
+              void (*page)(cli *c, cJSON *reply, void *arg), void *arg, char *next,
+              size_t size)
+{
+    next[0] = '\0';
+    for (;;) {
+        hl_reply r;
+        int rc = cli_call(c, op, cJSON_Duplicate(f, 1), &r, 1);
+        if (rc) return rc;
+        page(c, r.root, arg);
+        const cJSON *nx = cJSON_GetObjectItemCaseSensitive(r.root, "next");
+        cli_cursor_text(nx, next, size);
+        int more = next[0] != '\0';
+        if (more && all) {
+            cJSON_DeleteItemFromObject(f, "after");
+            cJSON_AddItemToObject(f, "after", cJSON_Duplicate(nx, 1));
+        }
+        hl_reply_free(&r);
+        if (!more || !all) return CLI_OK;
+    }
+}

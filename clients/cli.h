@@ -140,6 +140,27 @@ void cli_table_print(cli_table **t, FILE *f, int color);
 void cli_table_free(cli_table **t);
 /* Print as CSV (RFC 4180 quoting, LF line ends) and free. */
 void cli_table_csv(cli_table **t, FILE *f);
+/* The end of a listing: the table when it has rows (freed either way),
+ * then "共 N <what>" and, when there is a next page, how to see it. */
+void cli_table_total(cli *c, cli_table **t, const char *what, const char *next);
+
+/* ---- listings: filters and pages ------------------------------------------ */
+
+/* The option --name of a, when given, must be yellow or red; it goes into
+ * the filters f under name. Returns CLI_OK, or prints a usage message and
+ * returns CLI_USAGE. */
+int cli_filter_level(const cli_args *a, const char *cmd, const char *name, cJSON *f);
+/* --limit, when given, must be 1 to 1000; it goes into f as "limit". */
+int cli_filter_limit(const cli_args *a, const char *cmd, cJSON *f);
+/* The "next" cursor of a page as text; "" when there is none. */
+void cli_cursor_text(const cJSON *next, char *buf, size_t size);
+/* Call op with the filters f and hand each ok reply to page(c, reply, arg):
+ * the first page, or with all every page to the last (f's "after" is
+ * replaced as it goes). next gets the cursor after the last page fetched
+ * ("" when there is none). Returns CLI_OK or cli_call's status. */
+int cli_pages(cli *c, const char *op, cJSON *f, int all,
+              void (*page)(cli *c, cJSON *reply, void *arg), void *arg, char *next,
+              size_t size);
 
 /* ---- commands -------------------------------------------------------------- */
 

@@ -47,6 +47,19 @@ static void s_alert_row(cli *c, cli_table *tb, const cJSON *al)
     if (hl_streq(level, "yellow")) cli_table_color(tb, "33");
 }
 
+/* One page of alerts: the numbers with -q, else rows of the table. */
+static void s_alerts_page(cli *c, cJSON *reply, void *tb)
+{
+    const cJSON *al;
+    cJSON_ArrayForEach(al, cJSON_GetObjectItemCaseSensitive(reply, "alerts"))
+    {
+        if (c->quiet)
+            printf("%s\n", hl_json_str(cJSON_GetObjectItemCaseSensitive(al, "ticket"), "no"));
+        else if (!c->json)
+            s_alert_row(c, tb, al);
+    }
+}
+
 int cmd_alerts(cli *c, int argc, char **argv)
 {
     static const cli_optspec opts[] = {{"unit", 1},  {"level", 1}, {"limit", 1},
@@ -58,21 +71,12 @@ int cmd_alerts(cli *c, int argc, char **argv)
     cJSON *f = cJSON_CreateObject();
     const char *v;
     if ((v = cli_opt(&a, "unit"))) cJSON_AddStringToObject(f, "unit", v);
-    if ((v = cli_opt(&a, "level"))) {
-        if (strcmp(v, "yellow") != 0 && strcmp(v, "red") != 0) {
-            cJSON_Delete(f);
-            return cli_usage("alerts", "--level must be yellow or red");
-        }
-        cJSON_AddStringToObject(f, "level", v);
+    if ((rc = cli_filter_level(&a, "alerts", "level", f)) ||
+        (rc = cli_filter_limit(&a, "alerts", f))) {
+        cJSON_Delete(f);
+        return rc;
     }
     long long n;
-    if ((v = cli_opt(&a, "limit"))) {
-        if ((rc = cli_int("alerts", "--limit", v, 1, 1000, &n))) {
-            cJSON_Delete(f);
-            return rc;
-        }
-        cJSON_AddNumberToObject(f, "limit", (double)n);
-    }
     int all = cli_has(&a, "all");
     if ((v = cli_opt(&a, "after"))) {
         if (all || cli_int("alerts", "--after", v, 0, 9007199254740991LL, &n)) {
@@ -87,39 +91,9 @@ int cmd_alerts(cli *c, int argc, char **argv)
     cli_table_right(tb, 3);
     cli_table_cap(tb, 4, 20);
     cli_table_cap(tb, 5, 20);
-    char next[64] = "";
-    for (;;) {
-        hl_reply r;
-        rc = cli_call(c, "alerts", cJSON_Duplicate(f, 1), &r, 1);
-        if (rc) break;
-        const cJSON *al;
-        cJSON_ArrayForEach(al, cJSON_GetObjectItemCaseSensitive(r.root, "alerts"))
-        {
-            if (c->quiet)
-                printf("%s\n", hl_json_str(cJSON_GetObjectItemCaseSensitive(al, "ticket"), "no"));
-            else if (!c->json)
-                s_alert_row(c, tb, al);
-        }
-        const cJSON *nx = cJSON_GetObjectItemCaseSensitive(r.root, "next");
-        next[0] = '\0';
-        if (cJSON_IsNumber(nx)) snprintf(next, sizeof next, "%.0f", nx->valuedouble);
-        if (cJSON_IsString(nx)) snprintf(next, sizeof next, "%s", nx->valuestring);
-        if (next[0] && all) {
-            cJSON_DeleteItemFromObject(f, "after");
-            cJSON_AddItemToObject(f, "after", cJSON_Duplicate(nx, 1));
-        }
-        hl_reply_free(&r);
-        if (!next[0] || !all) break;
-    }
-    if (rc == CLI_OK && !c->json && !c->quiet) {
-        int rows = cli_table_rows(tb);
-        if (rows) {
-            cli_table_print(&tb, stdout, c->color);
-        }
-        printf("共 %d 条预警", rows);
-        if (next[0]) printf("；还有更多：加 --after %s 看下一页，或用 --all 看全部", next);
-        printf("\n");
-    }
+    char next[64];
+    rc = cli_pages(c, "alerts", f, all, s_alerts_page, tb, next, sizeof next);
+    if (rc == CLI_OK && !c->json && !c->quiet) cli_table_total(c, &tb, "条预警", next);
     if (tb) cli_table_free(&tb);
     cJSON_Delete(f);
     return rc;

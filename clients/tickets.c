@@ -260,16 +260,6 @@ static cJSON *s_cursor(const char *s)
     return cJSON_CreateString(s);
 }
 
-static void s_cursor_text(const cJSON *next, char *buf, size_t size)
-{
-    if (cJSON_IsNumber(next))
-        snprintf(buf, size, "%.0f", next->valuedouble);
-    else if (cJSON_IsString(next))
-        snprintf(buf, size, "%s", next->valuestring);
-    else
-        buf[0] = '\0';
-}
-
 static void s_flags_text(const cJSON *t, char *buf, size_t size)
 {
     const cJSON *flags = cJSON_GetObjectItemCaseSensitive(t, "flags");
@@ -345,33 +335,24 @@ static const cli_optspec s_list_opts[] = {{"status", 1},  {"unit", 1}, {"phone",
                                           {"overdue", 0}, {"flag", 1}, {"limit", 1},
                                           {"after", 1},   {"all", 0},  {NULL, 0}};
 
-/* Fetch pages of list with the given filters (args is reused: after is
- * replaced per page). Prints each page's reply with --json. Collects the
- * tickets into *out (caller frees). */
+/* One page of list: its tickets move to the array out. */
+static void s_list_page(cli *c, cJSON *reply, void *out)
+{
+    cJSON *tickets = cJSON_DetachItemFromObject(reply, "tickets");
+    cJSON *t;
+    while (tickets && (t = cJSON_DetachItemViaPointer(tickets, tickets->child)) != NULL)
+        cJSON_AddItemToArray(out, t);
+    cJSON_Delete(tickets);
+}
+
+/* Fetch pages of list with the given filters (after is replaced per page).
+ * Prints each page's reply with --json. Collects the tickets into *out
+ * (caller frees). */
 static int s_list_pages(cli *c, cJSON *filters, int all, cJSON **out, char *next_text,
                         size_t next_size)
 {
     *out = cJSON_CreateArray();
-    next_text[0] = '\0';
-    for (;;) {
-        hl_reply r;
-        int rc = cli_call(c, "list", cJSON_Duplicate(filters, 1), &r, 1);
-        if (rc) return rc;
-        cJSON *tickets = cJSON_DetachItemFromObject(r.root, "tickets");
-        cJSON *t;
-        while (tickets && (t = cJSON_DetachItemViaPointer(tickets, tickets->child)) != NULL)
-            cJSON_AddItemToArray(*out, t);
-        cJSON_Delete(tickets);
-        const cJSON *next = cJSON_GetObjectItemCaseSensitive(r.root, "next");
-        s_cursor_text(next, next_text, next_size);
-        int more = next_text[0] != '\0';
-        if (more && all) {
-            cJSON_DeleteItemFromObject(filters, "after");
-            cJSON_AddItemToObject(filters, "after", cJSON_Duplicate(next, 1));
-        }
-        hl_reply_free(&r);
-        if (!more || !all) return CLI_OK;
-    }
+    return cli_pages(c, "list", filters, all, s_list_page, *out, next_text, next_size);
 }
 
 int cmd_list(cli *c, int argc, char **argv)
@@ -415,20 +396,9 @@ int cmd_list(cli *c, int argc, char **argv)
     if ((v = cli_opt(&a, "unit"))) cJSON_AddStringToObject(f, "unit", v);
     if ((v = cli_opt(&a, "phone"))) cJSON_AddStringToObject(f, "phone", v);
     if (cli_has(&a, "overdue")) cJSON_AddTrueToObject(f, "overdue");
-    if ((v = cli_opt(&a, "flag"))) {
-        if (strcmp(v, "yellow") != 0 && strcmp(v, "red") != 0) {
-            cJSON_Delete(f);
-            return cli_usage("list", "--flag must be yellow or red");
-        }
-        cJSON_AddStringToObject(f, "flag", v);
-    }
-    long long n;
-    if ((v = cli_opt(&a, "limit"))) {
-        if ((rc = cli_int("list", "--limit", v, 1, 1000, &n))) {
-            cJSON_Delete(f);
-            return rc;
-        }
-        cJSON_AddNumberToObject(f, "limit", (double)n);
+    if ((rc = cli_filter_level(&a, "list", "flag", f)) || (rc = cli_filter_limit(&a, "list", f))) {
+        cJSON_Delete(f);
+        return rc;
     }
     int all = cli_has(&a, "all");
     if ((v = cli_opt(&a, "after"))) {
@@ -453,14 +423,7 @@ int cmd_list(cli *c, int argc, char **argv)
             cli_table_cap(tb, 4, 20);
             cli_table_cap(tb, 8, 30);
             cJSON_ArrayForEach(t, tickets) s_ticket_row(c, tb, t, 0);
-            int rows = cli_table_rows(tb);
-            if (rows)
-                cli_table_print(&tb, stdout, c->color);
-            else
-                cli_table_free(&tb);
-            printf("共 %d 张工单", rows);
-            if (next[0]) printf("；还有更多：加 --after %s 看下一页，或用 --all 看全部", next);
-            printf("\n");
+            cli_table_total(c, &tb, "张工单", next);
         }
     }
     cJSON_Delete(tickets);
