@@ -156,6 +156,11 @@ void core_rollback(core *c)
     memcpy(c->online, c->online_save, (size_t)c->cfg->nunits);
 }
 
+void core_idle(core *c)
+{
+    store_checkpoint_idle(c->st);
+}
+
 /* ---- sessions ------------------------------------------------------------------------ */
 
 static void s_unlink_worker(core *c, core_session *s)

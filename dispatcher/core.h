@@ -72,6 +72,9 @@ int core_begin(core *c);
 int core_commit(core *c);
 /* Abandon the batch: nothing of it remains. */
 void core_rollback(core *c);
+/* Between batches, once their replies and events went out: housekeeping
+ * that must not hold up a reply (letting the database's log start over). */
+void core_idle(core *c);
 const char *core_errmsg(const core *c);
 
 /* Handle one request frame from a peer, inside a batch. */

@@ -261,6 +261,9 @@ int main(int argc, char **argv)
     st = store_open(db, cfg->dispatcher.synchronous, &err);
     if (!st) goto out;
     hl_info("database %s (schema version %d)", db, STORE_SCHEMA_VERSION);
+    /* without the thread SQLite checkpoints inside commits: slower, not wrong */
+    if (store_checkpointer_start(st, cfg->dispatcher.wal_pages) != STORE_OK)
+        hl_warn("checkpoints stay on the request path: %s", store_errmsg(st));
     if (cfg->dispatcher.max_db_pages > 0 && s_apply_db_cap(st, cfg->dispatcher.max_db_pages) != 0)
         goto out;
     cr = core_new(cfg, st);
@@ -275,6 +278,12 @@ int main(int argc, char **argv)
     uv_signal_start(&hup.sig, s_on_hup, SIGHUP);
     uv_unref((uv_handle_t *)&hup.sig);
     rc = server_run(sv);
+    store_ckpt_stats ck;
+    store_checkpoint_stats(st, &ck);
+    hl_info("checkpoints: %lld by the thread, %lld between batches, %lld in full; the log "
+            "started over %lld times",
+            (long long)ck.thread_rounds, (long long)ck.idle_rounds, (long long)ck.full_rounds,
+            (long long)ck.restarts);
     uv_close((uv_handle_t *)&hup.sig, NULL);
     uv_run(uv_default_loop(), UV_RUN_NOWAIT);
     hl_info("stopped");

@@ -234,6 +234,7 @@ static void s_on_front(hl_zwatch *w, void *sock, void *arg)
     }
     sv->npend = 0;
     s_send_out(sv);
+    core_idle(sv->core);
 }
 
 /* ---- timers and signals ------------------------------------------------------------ */
@@ -248,6 +249,7 @@ static void s_on_tick(uv_timer_t *t)
         core_outq_truncate(&sv->out, 0);
     }
     s_send_out(sv);
+    core_idle(sv->core);
     hl_zwatch_recheck(sv->watch);
 }
 
@@ -304,6 +306,7 @@ static void s_deadline_run(server *sv)
         ok = 1;
     }
     s_send_out(sv);
+    core_idle(sv->core);
     if (sv->watch) hl_zwatch_recheck(sv->watch);
     if (ok && more) {
         uv_timer_stop(&sv->deadline);

@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -306,6 +307,20 @@ struct store {
     sqlite3_stmt *i_get, *i_put, *i_purge;
     sqlite3_stmt *a_add, *a_count_yellow, *a_count_red, *a_list;
     sqlite3_stmt *list[LF__COUNT];
+    /* the checkpointer (store_checkpointer_start); ck_db is its connection,
+     * the fields after ck_mu are shared with its thread under ck_mu */
+    sqlite3 *ck_db;
+    pthread_t ck_thread;
+    int64_t wal_pages; /* the log's length after the last commit (loop only) */
+    int64_t ck_asked;  /* wal_pages when the thread was last asked */
+    int64_t ck_step, ck_reset, ck_tail, ck_limit; /* in pages, from store_checkpointer_start */
+    pthread_mutex_t ck_mu;
+    pthread_cond_t ck_cv;
+    int ck_stop, ck_wanted, ck_busy, ck_loop;
+    int64_t ck_backfilled; /* pages of the current log copied */
+    int64_t ck_gen;        /* bumped when the log starts over */
+    int ck_warned;
+    store_ckpt_stats ck_stats;
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -664,11 +679,185 @@ fail:
     return NULL;
 }
 
+/* ---- checkpoints ------------------------------------------------------------ */
+
+/* SQLite's own checkpoint runs inside the COMMIT that takes the log past
+ * 1,000 pages: a few hundred page writes and two fsyncs on the request path,
+ * every few dozen one-request batches, with every request behind it
+ * waiting. Here the thread copies the log (PASSIVE: it never holds up the
+ * writer) whenever the log has grown by an eighth of its allowed length
+ * (ck_step). Copying alone would never let the log start over: SQLite restarts it at the first
+ * write after a checkpoint that copied all of it, and with commits arriving while the thread
+ * copies, the copy is never whole. So once the log is ck_reset pages long and the thread is within
+ * ck_tail pages of its end, the loop copies the tail itself between batches, and its next commit
+ * starts the log from the beginning. A thread that falls behind (a disk slower than the writes) is
+ * waited for at ck_limit pages and the loop checkpoints in full, as SQLite would have, so the log
+ * stays bounded. */
+
+static void *s_ck_main(void *arg)
+{
+    store *st = arg;
+    pthread_mutex_lock(&st->ck_mu);
+    for (;;) {
+        while (!st->ck_stop && (!st->ck_wanted || st->ck_loop))
+            pthread_cond_wait(&st->ck_cv, &st->ck_mu);
+        if (st->ck_stop) break;
+        st->ck_wanted = 0;
+        st->ck_busy = 1;
+        int64_t gen = st->ck_gen;
+        pthread_mutex_unlock(&st->ck_mu);
+        int nlog = -1, ncopied = -1;
+        int rc =
+            sqlite3_wal_checkpoint_v2(st->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
+        pthread_mutex_lock(&st->ck_mu);
+        st->ck_busy = 0;
+        st->ck_stats.thread_rounds++;
+        if (rc == SQLITE_OK) {
+            if (gen == st->ck_gen) st->ck_backfilled = ncopied; /* else of a log gone */
+        } else if (rc != SQLITE_BUSY && !st->ck_warned) {
+            st->ck_warned = 1; /* once: the loop's full checkpoints still bound the log */
+            hl_warn("background checkpoint failed: %s", sqlite3_errmsg(st->ck_db));
+        }
+        pthread_cond_broadcast(&st->ck_cv);
+    }
+    pthread_mutex_unlock(&st->ck_mu);
+    return NULL;
+}
+
+/* After every commit of the loop's connection: the log's length in pages. */
+static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    store *st = arg;
+    int restarted = pages < st->wal_pages;
+    st->wal_pages = pages;
+    if (restarted) st->ck_asked = 0;
+    int ask =
+        pages - st->ck_asked >= st->ck_step || (pages >= st->ck_reset && pages > st->ck_asked);
+    if (!restarted && !ask) return SQLITE_OK;
+    pthread_mutex_lock(&st->ck_mu);
+    if (restarted) {
+        st->ck_stats.restarts++;
+        st->ck_gen++;
+        st->ck_backfilled = 0;
+    }
+    if (ask) {
+        st->ck_asked = pages;
+        st->ck_wanted = 1;
+        pthread_cond_broadcast(&st->ck_cv);
+    }
+    pthread_mutex_unlock(&st->ck_mu);
+    return SQLITE_OK;
+}
+
+int store_checkpointer_start(store *st, int pages)
+{
+    assert(!st->ck_db);
+    if (pages < 16) pages = 16;
+    st->ck_reset = pages;
+    st->ck_step = pages / 8;
+    st->ck_tail = pages / 80 > 8 ? pages / 80 : 8;
+    st->ck_limit = 4 * (int64_t)pages;
+    static const char *const sync_sql[] = {
+        "PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL",
+        "PRAGMA synchronous = EXTRA"};
+    if (sqlite3_open_v2(st->path, &st->ck_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "cannot open the database for checkpoints: %s",
+                 st->ck_db ? sqlite3_errmsg(st->ck_db) : "out of memory");
+        sqlite3_close(st->ck_db);
+        st->ck_db = NULL;
+        return STORE_ERROR;
+    }
+    /* the thread's copies are as durable as the commits: the same level */
+    sqlite3_stmt *s;
+    int level = 2;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW) level = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    if (level < 0 || level > 3) level = 2;
+    if (sqlite3_exec(st->ck_db, sync_sql[level], NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "setting synchronous for checkpoints: %s",
+                 sqlite3_errmsg(st->ck_db));
+        sqlite3_close(st->ck_db);
+        st->ck_db = NULL;
+        return STORE_ERROR;
+    }
+    pthread_mutex_init(&st->ck_mu, NULL);
+    pthread_cond_init(&st->ck_cv, NULL);
+    if (pthread_create(&st->ck_thread, NULL, s_ck_main, st) != 0) {
+        snprintf(st->err, sizeof st->err, "cannot start the checkpoint thread: %s",
+                 strerror(errno));
+        pthread_mutex_destroy(&st->ck_mu);
+        pthread_cond_destroy(&st->ck_cv);
+        sqlite3_close(st->ck_db);
+        st->ck_db = NULL;
+        return STORE_ERROR;
+    }
+    /* replaces SQLite's automatic checkpoint, which is a wal hook too */
+    sqlite3_wal_hook(st->db, s_wal_hook, st);
+    return STORE_OK;
+}
+
+void store_checkpoint_idle(store *st)
+{
+    if (!st->ck_db || st->in_batch || st->wal_pages < st->ck_reset) return;
+    pthread_mutex_lock(&st->ck_mu);
+    int full = st->wal_pages >= st->ck_limit;
+    if (!full && (st->ck_busy || st->wal_pages - st->ck_backfilled > st->ck_tail)) {
+        pthread_mutex_unlock(&st->ck_mu);
+        return; /* the thread is at it, or will be after the next commit */
+    }
+    while (st->ck_busy)
+        pthread_cond_wait(&st->ck_cv, &st->ck_mu);
+    st->ck_loop = 1;
+    pthread_mutex_unlock(&st->ck_mu);
+    int nlog = -1, ncopied = -1;
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
+    pthread_mutex_lock(&st->ck_mu);
+    st->ck_loop = 0;
+    if (full)
+        st->ck_stats.full_rounds++;
+    else
+        st->ck_stats.idle_rounds++;
+    if (rc == SQLITE_OK) st->ck_backfilled = ncopied;
+    pthread_cond_broadcast(&st->ck_cv);
+    pthread_mutex_unlock(&st->ck_mu);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        hl_warn("checkpoint failed: %s", sqlite3_errmsg(st->db));
+}
+
+void store_checkpoint_stats(store *st, store_ckpt_stats *out)
+{
+    if (st->ck_db) pthread_mutex_lock(&st->ck_mu);
+    *out = st->ck_stats;
+    out->log_pages = st->wal_pages;
+    if (st->ck_db) pthread_mutex_unlock(&st->ck_mu);
+}
+
+static void s_checkpointer_stop(store *st)
+{
+    if (!st->ck_db) return;
+    pthread_mutex_lock(&st->ck_mu);
+    st->ck_stop = 1;
+    pthread_cond_broadcast(&st->ck_cv);
+    pthread_mutex_unlock(&st->ck_mu);
+    pthread_join(st->ck_thread, NULL);
+    pthread_mutex_destroy(&st->ck_mu);
+    pthread_cond_destroy(&st->ck_cv);
+    sqlite3_close(st->ck_db);
+    st->ck_db = NULL;
+    sqlite3_wal_hook(st->db, NULL, NULL);
+}
+
 void store_close(store **stp)
 {
     store *st = *stp;
     if (!st) return;
     *stp = NULL;
+    s_checkpointer_stop(st);
     if (st->db) {
         if (st->in_batch) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_stmt *s;

@@ -39,6 +39,24 @@ const char *store_errmsg(const store *st);
 #define STORE_PAGE_SIZE 4096
 int store_set_max_pages(store *st, int64_t pages, int64_t *effective);
 
+/* Checkpoints off the request path (a file database only): a thread with
+ * a connection of its own copies the write-ahead log into the database
+ * while requests go on, and store_checkpoint_idle — called between batches,
+ * after their replies went out — lets the log start over once it is pages
+ * long and the thread has caught up (at 4 × pages it copies all of it
+ * itself). Without it SQLite checkpoints inside the commit that pushes the
+ * log past 1,000 pages. Returns -1 (store_errmsg says why) when the thread
+ * or its connection cannot be had. */
+int store_checkpointer_start(store *st, int pages);
+void store_checkpoint_idle(store *st);
+/* What the checkpoints have done, for tests and the log: the log's length
+ * in pages after the last commit, how many times it started over, and the
+ * rounds run by the thread and by store_checkpoint_idle. */
+typedef struct store_ckpt_stats {
+    int64_t log_pages, restarts, thread_rounds, idle_rounds, full_rounds;
+} store_ckpt_stats;
+void store_checkpoint_stats(store *st, store_ckpt_stats *out);
+
 /* Batches. store_commit returns -1 when the batch could not be made
  * durable; it is then rolled back and nothing of it remains. */
 int store_begin(store *st);

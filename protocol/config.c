@@ -180,6 +180,7 @@ static void s_load_dispatcher(loader *L, const cJSON *d)
     c->dispatcher.http = hl_strdup("127.0.0.1:7452");
     c->dispatcher.db = hl_strdup("var/hotline.db");
     c->dispatcher.synchronous = 2;
+    c->dispatcher.wal_pages = 32000;
     c->dispatcher.heartbeat_ms = 5000;
     c->dispatcher.dedup_window_ms = 24 * 3600 * 1000LL;
     c->dispatcher.max_message = 65536;
@@ -243,6 +244,15 @@ static void s_load_dispatcher(loader *L, const cJSON *d)
                   "must be an integer from 0 (no cap) to 4294967294 pages of 4096 bytes");
         else
             c->dispatcher.max_db_pages = (int64_t)v->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(d, "wal_pages");
+    if (v) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 100 ||
+            v->valuedouble > 1000000)
+            s_err(L, "dispatcher.wal_pages",
+                  "must be an integer from 100 to 1000000 pages of 4096 bytes");
+        else
+            c->dispatcher.wal_pages = (int)v->valuedouble;
     }
 }
 

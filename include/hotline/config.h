@@ -98,6 +98,7 @@ typedef struct hl_config {
         int64_t dedup_window_ms;
         size_t max_message;
         int64_t max_db_pages; /* 0: no cap; re-read on SIGHUP */
+        int wal_pages;        /* the write-ahead log starts over past this length */
     } dispatcher;
     hl_calendar *calendar;
     hl_sla sla[HL_URG__COUNT]; /* complete: has_* all set */

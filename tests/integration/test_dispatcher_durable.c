@@ -117,7 +117,10 @@ static void test_kill9_mid_stream(void **state)
     static int64_t ids[NWRITERS][PER_WRITER];
     memset(ws, 0, sizeof ws);
     th_disp d;
-    td_start(&d, "config/test-small.json");
+    /* a short write-ahead log: the checkpoint thread and the log's starting
+     * over run all through the stream, the kill and the retries */
+    td_start(&d, td_small_with("kill9.json", "\"max_message\": 65536",
+                               "\"max_message\": 65536, \"wal_pages\": 100"));
     for (int k = 0; k < NWRITERS; k++)
         ws[k].c = th_client_new(d.front, "operator", NULL);
 
@@ -214,6 +217,17 @@ static void test_kill9_mid_stream(void **state)
     for (int k = 0; k < NWRITERS; k++)
         th_client_destroy(&ws[k].c);
     assert_int_equal(th_disp_stop(&d), 0);
+    /* the second run's log says how often the log started over */
+    char *log = th_read(d.log);
+    assert_non_null(log);
+    const char *at = NULL, *p = log;
+    while ((p = strstr(p, "the log started over ")) != NULL)
+        at = p++;
+    assert_non_null(at);
+    long restarts = strtol(at + strlen("the log started over "), NULL, 10);
+    print_message("# %.*s\n", (int)strcspn(at, "\n"), at);
+    assert_true(restarts >= 1);
+    free(log);
 }
 
 /* SIGTERM: exit 0; the restart serves the same tickets, numbers and log go

@@ -62,6 +62,7 @@ static void test_minimal_and_defaults(void **state)
     assert_int_equal(cfg->dispatcher.heartbeat_ms, 5000);
     assert_int_equal(cfg->dispatcher.dedup_window_ms, 86400000);
     assert_int_equal(cfg->dispatcher.max_message, 65536);
+    assert_int_equal(cfg->dispatcher.wal_pages, 32000);
     assert_int_equal(cfg->sla[HL_URG_NORMAL].finish.n, 5);
     assert_int_equal(cfg->sla[HL_URG_NORMAL].finish.unit, HL_DUR_WORKDAY);
     assert_int_equal(cfg->sla[HL_URG_CRITICAL].sign.n, 10);
@@ -245,6 +246,10 @@ static void test_refuse_calendar_and_misc(void **state)
            "config: dispatcher.synchronous:", NULL);
     refuse("{" UNITS "," CATS ",\"dispatcher\":{\"max_message\":10}}", "config: dispatcher.max_message:",
            NULL);
+    refuse("{" UNITS "," CATS ",\"dispatcher\":{\"wal_pages\":99}}",
+           "config: dispatcher.wal_pages:", NULL);
+    refuse("{" UNITS "," CATS ",\"dispatcher\":{\"wal_pages\":\"big\"}}",
+           "config: dispatcher.wal_pages:", NULL);
     refuse("{" UNITS "," CATS ",\"assessment\":{\"weights\":{\"sign_rate\":0,\"finish_rate\":0,\"satisfaction\":0}}}",
            "config: assessment.weights: at least one weight must be positive", NULL);
     refuse("{" UNITS "," CATS ",\"security\":{\"curve\":\"yes\"}}", "config: security.curve:", NULL);

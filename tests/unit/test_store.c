@@ -670,6 +670,92 @@ static void test_schema_v4_plans(void **state)
     sqlite3_close(db);
 }
 
+/* The checkpointer: the log starts over again and again while batches go
+ * on, stays within its bound, and nothing committed is lost; a reader that
+ * holds an old snapshot keeps the log from starting over (the checkpoints
+ * in full then copy what they can, and nothing hangs) until it lets go. */
+static void s_ck_batches(store *st, int n, const char *json)
+{
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(store_begin(st), 0);
+        store_event ev = {.seq = store_event_next_seq(st),
+                          .time = 1000,
+                          .kind = "note",
+                          .topic = "ticket.x.-",
+                          .actor = "system",
+                          .json = json};
+        assert_int_equal(store_event_append(st, &ev), 0);
+        assert_int_equal(store_commit(st), 0);
+        store_checkpoint_idle(st);
+    }
+}
+
+static void s_ck_count_cb(int64_t seq, const char *topic, const char *json, void *arg)
+{
+    int64_t *n = arg;
+    if (seq == *n + 1) (*n)++;
+}
+
+static void test_checkpointer(void **state)
+{
+    char json[3001];
+    memset(json, 'x', sizeof json - 1);
+    json[0] = '"';
+    json[sizeof json - 2] = '"';
+    json[sizeof json - 1] = 0;
+    store *st = s_open();
+    store_ckpt_stats ck;
+    store_checkpoint_idle(st); /* without the thread: nothing to do */
+    store_checkpoint_stats(st, &ck);
+    assert_int_equal(ck.thread_rounds + ck.idle_rounds + ck.full_rounds, 0);
+    assert_int_equal(store_checkpointer_start(st, 200), 0);
+    s_ck_batches(st, 600, json);
+    store_checkpoint_stats(st, &ck);
+    assert_true(ck.restarts >= 2);
+    assert_true(ck.thread_rounds >= 1);
+    assert_true(ck.idle_rounds >= 1);
+    assert_true(ck.log_pages <= 800);
+    struct stat sb;
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", s_db);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_true(sb.st_size <= 810 * 4120);
+
+    /* a reader on an old snapshot: no restart, the full checkpoints run */
+    sqlite3 *rd;
+    assert_int_equal(sqlite3_open(s_db, &rd), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(rd, "BEGIN; SELECT count(*) FROM events;", NULL, NULL, NULL),
+                     SQLITE_OK);
+    int64_t restarts = ck.restarts;
+    s_ck_batches(st, 900, json);
+    store_checkpoint_stats(st, &ck);
+    assert_int_equal(ck.restarts, restarts);
+    assert_true(ck.full_rounds >= 1);
+    assert_true(ck.log_pages > 800);
+    assert_int_equal(sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(rd);
+    s_ck_batches(st, 50, json);
+    store_checkpoint_stats(st, &ck);
+    assert_true(ck.restarts > restarts);
+    assert_true(ck.log_pages < 800);
+    store_close(&st);
+
+    /* everything committed is there, in order, in a sound file */
+    st = s_open();
+    int64_t n = 0;
+    assert_int_equal(store_events_after(st, 0, 10000, s_ck_count_cb, &n), 0);
+    assert_int_equal(n, 1550);
+    store_close(&st);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -682,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_migrate_idem_v3, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_schema_v4_plans, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpointer, s_setup, s_teardown),
         cmocka_unit_test(test_core_in_memory),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
