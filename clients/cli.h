@@ -186,5 +186,8 @@ int cmd_keygen(cli *c, int argc, char **argv);
 cJSON *cli_ticket_ref(const char *s);
 /* One-paragraph summary of a ticket after a change (status, lead, due). */
 void cli_print_ticket_brief(cli *c, const cJSON *ticket, const char *what);
+/* Send a change (args consumed) and print its ticket: the brief, or with
+ * -q its number; with --json only the reply as it came. */
+int cli_change(cli *c, const char *op, cJSON *args, const char *what);
 
 #endif

@@ -101,20 +101,6 @@ int cmd_alerts(cli *c, int argc, char **argv)
 
 /* ---- supervise and decide --------------------------------------------------- */
 
-static int s_change(cli *c, const char *op, cJSON *args, const char *what)
-{
-    hl_reply r;
-    int rc = cli_call(c, op, args, &r, 1);
-    if (rc) return rc;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r.root, "ticket");
-    if (c->quiet)
-        printf("%s\n", hl_json_str(t, "no") ? hl_json_str(t, "no") : "?");
-    else if (!c->json)
-        cli_print_ticket_brief(c, t, what);
-    hl_reply_free(&r);
-    return CLI_OK;
-}
-
 int cmd_supervise(cli *c, int argc, char **argv)
 {
     cli_args a;
@@ -127,7 +113,7 @@ int cmd_supervise(cli *c, int argc, char **argv)
     char *note = s_join(&a, 1);
     cJSON_AddStringToObject(args, "note", note);
     free(note);
-    return s_change(c, "supervise", args, "已督办");
+    return cli_change(c, "supervise", args, "已督办");
 }
 
 int cmd_decide(cli *c, int argc, char **argv)
@@ -150,7 +136,7 @@ int cmd_decide(cli *c, int argc, char **argv)
     cJSON_AddItemToObject(args, "ticket", cli_ticket_ref(a.pos[0]));
     cJSON_AddBoolToObject(args, "approve", approve);
     if (cli_opt(&a, "note")) cJSON_AddStringToObject(args, "note", cli_opt(&a, "note"));
-    return s_change(c, "decide", args, approve ? "延期已批准" : "延期未批准");
+    return cli_change(c, "decide", args, approve ? "延期已批准" : "延期未批准");
 }
 
 /* ---- stats ------------------------------------------------------------------- */

@@ -76,6 +76,22 @@ void cli_print_ticket_brief(cli *c, const cJSON *t, const char *what)
         s_due_line("办结时限", hl_json_str(t, "finish_due"));
 }
 
+int cli_change(cli *c, const char *op, cJSON *args, const char *what)
+{
+    hl_reply r;
+    int rc = cli_call(c, op, args, &r, 1);
+    if (rc) return rc;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r.root, "ticket");
+    if (c->json) {
+    } else if (c->quiet) {
+        printf("%s\n", hl_json_str(t, "no") ? hl_json_str(t, "no") : "?");
+    } else {
+        cli_print_ticket_brief(c, t, what);
+    }
+    hl_reply_free(&r);
+    return CLI_OK;
+}
+
 /* ---- show ---------------------------------------------------------------- */
 
 static void s_time_line(const char *label, const cJSON *t, const char *key)
@@ -468,23 +484,6 @@ int cmd_history(cli *c, int argc, char **argv)
 
 /* ---- changes ------------------------------------------------------------------- */
 
-/* Send a change and print the brief; args consumed. */
-static int s_change(cli *c, const char *op, cJSON *args, const char *what)
-{
-    hl_reply r;
-    int rc = cli_call(c, op, args, &r, 1);
-    if (rc) return rc;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r.root, "ticket");
-    if (c->json) {
-    } else if (c->quiet) {
-        printf("%s\n", hl_json_str(t, "no") ? hl_json_str(t, "no") : "?");
-    } else {
-        cli_print_ticket_brief(c, t, what);
-    }
-    hl_reply_free(&r);
-    return CLI_OK;
-}
-
 static cJSON *s_ticket_args(const char *no)
 {
     cJSON *args = cJSON_CreateObject();
@@ -514,7 +513,7 @@ int cmd_dispatch(cli *c, int argc, char **argv)
         }
     }
     if (cli_opt(&a, "note")) cJSON_AddStringToObject(args, "note", cli_opt(&a, "note"));
-    return s_change(c, "dispatch", args, "已派单");
+    return cli_change(c, "dispatch", args, "已派单");
 }
 
 int cmd_callback(cli *c, int argc, char **argv)
@@ -540,7 +539,7 @@ int cmd_callback(cli *c, int argc, char **argv)
     cJSON *args = s_ticket_args(a.pos[0]);
     cJSON_AddStringToObject(args, "result", res);
     if (cli_opt(&a, "note")) cJSON_AddStringToObject(args, "note", cli_opt(&a, "note"));
-    return s_change(c, "callback", args,
+    return cli_change(c, "callback", args,
                     strcmp(res, "unsatisfied") == 0 ? "回访不满意，已退回原主办单位重办"
                                                     : "已回访");
 }
@@ -558,7 +557,7 @@ int cmd_merge(cli *c, int argc, char **argv)
     if (cli_opt(&a, "note")) cJSON_AddStringToObject(args, "note", cli_opt(&a, "note"));
     char what[128];
     snprintf(what, sizeof what, "已并入 %s", a.pos[1]);
-    return s_change(c, "merge", args, what);
+    return cli_change(c, "merge", args, what);
 }
 
 int cmd_cancel(cli *c, int argc, char **argv)
@@ -573,7 +572,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
     char *reason = s_join(&a, 1);
     cJSON_AddStringToObject(args, "reason", reason);
     free(reason);
-    return s_change(c, "cancel", args, "已撤销");
+    return cli_change(c, "cancel", args, "已撤销");
 }
 
 int cmd_note(cli *c, int argc, char **argv)
@@ -586,5 +585,5 @@ int cmd_note(cli *c, int argc, char **argv)
     char *text = s_join(&a, 1);
     cJSON_AddStringToObject(args, "text", text);
     free(text);
-    return s_change(c, "note", args, "已添加备注");
+    return cli_change(c, "note", args, "已添加备注");
 }
