@@ -4,6 +4,7 @@
  * leaves the process that the store could forget. No SQL, no console. */
 #include "agent.h"
 
+#include "hotline/map.h"
 #include "hotline/timefmt.h"
 #include "hotline/util.h"
 
@@ -23,8 +24,11 @@
 typedef struct ag_item {
     int64_t n;
     char *op;
+    int64_t ticket; /* 0 when unknown */
+    char *ref;
     char *args; /* JSON object text */
     char *idem;
+    int64_t created_at;
     char *refusal; /* a forbidden reply's message, while a ping checks the session */
     int retries;      /* "internal" answers so far */
     int64_t retry_at; /* monotonic ms before which it is not sent again */
@@ -49,6 +53,8 @@ struct agent {
     size_t qhead, qlen, qcap;
     size_t open;     /* items not done */
     size_t inflight;
+    hl_map *open_by_ticket; /* ticket id -> how many items not done (as a pointer-sized count) */
+    hl_buf text;            /* scratch: the arguments of an action, the inbox request */
 
     int link;      /* as last told to the UI: -1 not yet, 0 down, 1 up */
     int syncing;   /* an inbox request is out */
@@ -61,12 +67,24 @@ struct agent {
 static void s_item_free(ag_item *it)
 {
     free(it->op);
+    free(it->ref);
     free(it->args);
     free(it->idem);
     free(it->refusal);
 }
 
-static void s_q_push(agent *a, int64_t n, const char *op, const char *args, const char *idem)
+static void s_open_count(agent *a, int64_t ticket, int delta)
+{
+    if (ticket <= 0) return;
+    intptr_t k = (intptr_t)hl_map_get(a->open_by_ticket, &ticket, sizeof ticket) + delta;
+    if (k > 0)
+        hl_map_put(a->open_by_ticket, &ticket, sizeof ticket, (void *)k);
+    else
+        hl_map_del(a->open_by_ticket, &ticket, sizeof ticket);
+}
+
+static void s_q_push(agent *a, int64_t n, const char *op, int64_t ticket, const char *ref,
+                     const char *args, const char *idem, int64_t created_at)
 {
     if (a->qlen == a->qcap) {
         /* compact before growing */
@@ -84,9 +102,13 @@ static void s_q_push(agent *a, int64_t n, const char *op, const char *args, cons
     memset(it, 0, sizeof *it);
     it->n = n;
     it->op = hl_strdup(op);
+    it->ticket = ticket;
+    it->ref = hl_strdup(ref ? ref : "");
     it->args = hl_strdup(args);
     it->idem = hl_strdup(idem);
+    it->created_at = created_at;
     a->open++;
+    s_open_count(a, ticket, 1);
 }
 
 static ag_item *s_q_find(agent *a, int64_t n)
@@ -107,26 +129,71 @@ static void s_q_done(agent *a, ag_item *it)
     if (it->inflight) a->inflight--;
     it->inflight = 0;
     it->done = 1;
+    s_open_count(a, it->ticket, -1);
     s_item_free(it);
     a->open--;
     while (a->qhead < a->qlen && a->q[a->qhead].done) a->qhead++;
     if (a->qhead == a->qlen) a->qhead = a->qlen = 0;
 }
 
+/* ---- replies read in place --------------------------------------------------------- */
+
+/* A reply's text as a span (session.c checked it: sess_text_fn). */
+static js_span s_trim(const char *text, size_t len)
+{
+    js_span v = {text, len};
+    while (v.n && (*v.p == ' ' || *v.p == '\t' || *v.p == '\n' || *v.p == '\r')) v.p++, v.n--;
+    return v;
+}
+
+/* The first member called name of a checked object; 0 or -1. */
+static int s_member(js_span obj, const char *name, js_span *val)
+{
+    js_iter it;
+    if (js_obj_begin(&it, obj) != 0) return -1;
+    js_trust(&it);
+    js_span k, v;
+    while (js_obj_next(&it, &k, &v) > 0)
+        if (js_key_is(k, name)) {
+            *val = v;
+            return 0;
+        }
+    return -1;
+}
+
 /* ---- actions ------------------------------------------------------------------ */
 
-static void s_notify_action(agent *a, int64_t n, const cJSON *result)
+/* The item is answered: it leaves the queue, and the UI hears of it — with
+ * what the queue kept of the row, which is what the store holds. */
+static void s_finish(agent *a, ag_item *it, ws_state st, const char *code, const char *message,
+                     const cJSON *result)
 {
-    if (!a->ui.action) return;
-    ws_action act;
-    if (wstore_action_get(a->store, n, &act) != 0) return;
-    a->ui.action(a, &act, result, a->ui_arg);
-    wstore_action_free(&act);
+    ws_action act = {0};
+    act.n = it->n;
+    act.op = it->op;
+    act.ticket = it->ticket;
+    act.ref = it->ref;
+    act.args = it->args;
+    act.idem = it->idem;
+    act.created_at = it->created_at;
+    act.state = st;
+    it->op = it->ref = it->args = it->idem = NULL; /* now act's */
+    s_q_done(a, it);
+    if (a->ui.action) {
+        act.code = (char *)code;
+        act.message = (char *)message;
+        a->ui.action(a, &act, result, a->ui_arg);
+    }
+    free(act.op);
+    free(act.ref);
+    free(act.args);
+    free(act.idem);
 }
 
 static void s_pump(agent *a);
 
 static void s_on_verify(sess *s, const hl_reply *rep, void *arg, int64_t n);
+static int s_put_span(agent *a, js_span t, int assign, ws_ticket *now);
 
 static void s_retry_cb(uv_timer_t *t)
 {
@@ -136,14 +203,13 @@ static void s_retry_cb(uv_timer_t *t)
 static void s_refuse(agent *a, ag_item *it, const char *code, const char *message)
 {
     wstore_action_set_state(a->store, it->n, WS_REFUSED, code, message);
-    int64_t n = it->n;
-    s_q_done(a, it);
     wstore_commit(a->store);
-    hl_info("action %lld refused by the dispatcher: %s: %s", (long long)n, code, message);
-    s_notify_action(a, n, NULL);
+    hl_info("action %lld refused by the dispatcher: %s: %s", (long long)it->n, code, message);
+    s_finish(a, it, WS_REFUSED, code, message, NULL);
 }
 
-static void s_on_action(sess *s, const hl_reply *rep, void *arg, int64_t n)
+static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,
+                        int64_t n)
 {
     agent *a = arg;
     ag_item *it = s_q_find(a, n);
@@ -154,15 +220,19 @@ static void s_on_action(sess *s, const hl_reply *rep, void *arg, int64_t n)
         return;
     }
     if (rep->ok) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(rep->root, "ticket");
-        if (cJSON_IsObject(t)) wstore_ticket_put(a->store, t, 0, NULL);
+        /* the reply read in place: the ticket stored as it came */
+        js_span t;
+        if (s_member(s_trim(text, len), "ticket", &t) == 0 && js_is_object(t))
+            s_put_span(a, t, 0, NULL);
         wstore_action_set_state(a->store, n, WS_DONE, NULL, NULL);
-        s_q_done(a, it);
         /* a person sees "done" only once it is saved; a UI that shows
          * nobody anything has the loop's before-sleep hook commit it with
          * the rest of the turn (a lost "done" resends with the same idem) */
         if (!a->columns_only) wstore_commit(a->store);
-        s_notify_action(a, n, rep->root);
+        /* the reply as a tree only for a UI that reads it */
+        cJSON *result = a->ui.action && !a->columns_only ? cJSON_ParseWithLength(text, len) : NULL;
+        s_finish(a, it, WS_DONE, NULL, NULL, result);
+        cJSON_Delete(result);
         return;
     }
     if (rep->err == HL_E_FORBIDDEN) {
@@ -220,9 +290,7 @@ static void s_pump(agent *a)
         if (it->done) continue;
         if (it->inflight) continue;
         if (it->retry_at > now) break; /* in order: what follows waits too */
-        cJSON *args = cJSON_Parse(it->args ? it->args : "{}");
-        if (!args) args = cJSON_CreateObject();
-        if (sess_request(a->sess, it->op, args, it->idem, s_on_action, a, it->n) != 0)
+        if (sess_request_text(a->sess, it->op, it->args, it->idem, s_on_action, a, it->n) != 0)
             break; /* would block: keep the order, try again on the next turn */
         it->inflight = 1;
         a->inflight++;
@@ -235,19 +303,32 @@ static void s_pump(agent *a)
 static int s_load_one(const ws_action *act, void *arg)
 {
     agent *a = arg;
-    s_q_push(a, act->n, act->op, act->args, act->idem);
+    s_q_push(a, act->n, act->op, act->ticket, act->ref, act->args, act->idem, act->created_at);
     return 0;
+}
+
+int64_t agent_act_text(agent *a, const char *op, int64_t ticket, const char *ref,
+                       const char *args)
+{
+    char idem[HL_IDEM_MAX + 1];
+    int64_t created_at = 0;
+    int64_t n = wstore_action_add_text(a->store, op, ticket, ref, args, idem, &created_at);
+    s_q_push(a, n, op, ticket, ref, args, idem, created_at);
+    return n;
 }
 
 int64_t agent_act(agent *a, const char *op, int64_t ticket, const char *ref, cJSON *args)
 {
-    int64_t n = wstore_action_add(a->store, op, ticket, ref, args);
-    ws_action act;
-    if (wstore_action_get(a->store, n, &act) == 0) {
-        s_q_push(a, n, act.op, act.args, act.idem);
-        wstore_action_free(&act);
-    }
+    char *text = hl_json_print(args);
+    cJSON_Delete(args);
+    int64_t n = agent_act_text(a, op, ticket, ref, text);
+    free(text);
     return n;
+}
+
+int agent_open_for(const agent *a, int64_t ticket)
+{
+    return ticket > 0 && hl_map_get(a->open_by_ticket, &ticket, sizeof ticket) != NULL;
 }
 
 size_t agent_open_actions(const agent *a)
@@ -264,9 +345,80 @@ typedef struct ag_note {
     int assign;   /* what the item adds to the ticket's assignments */
 } ag_note;
 
+/* A feed item read in place. */
+typedef struct ag_entry {
+    int64_t seq;
+    int has_kind; /* kind is a string (long ones are cut here, as a note's) */
+    char kind[64];
+    int assign;   /* assigned or reopened */
+    js_span ticket; /* .p NULL when not an object */
+    int64_t tid;    /* the ticket's id as hl_json_int reads it, else 0 */
+    int scanned;    /* in holds the ticket's fields */
+    int has_no, has_status, has_lead; /* which of in's fields were there */
+    ws_ticket_in in;
+} ag_entry;
+
+/* Store a ticket object's text: read in place, or as a tree when a field is
+ * too long for that (or it has no id: then nothing is stored). now, when
+ * not NULL, receives the stored columns. 0, or -1 when it is not a ticket. */
+static int s_put_span(agent *a, js_span t, int assign, ws_ticket *now)
+{
+    ws_ticket_in in;
+    if (wstore_ticket_scan(t, &in) == 0) {
+        wstore_ticket_put_text(a->store, &in, assign, now);
+        return 0;
+    }
+    cJSON *tree = cJSON_ParseWithLength(t.p, t.n);
+    int64_t id = 0;
+    int rc = tree && hl_json_int(tree, "id", &id) == 0 ? wstore_ticket_put(a->store, tree, assign, NULL)
+                                                       : -1;
+    cJSON_Delete(tree);
+    if (rc == 0 && now && wstore_ticket_head(a->store, id, now) != 0) rc = -1;
+    return rc;
+}
+
 static void s_sync_send(agent *a);
 
-static void s_on_inbox(sess *s, const hl_reply *rep, void *arg, int64_t after)
+
+/* Read one feed item: seq, kind and the ticket with the fields the store
+ * keeps, as the tree-reading code did (the first member of a name counts). */
+static void s_entry(js_span item, ag_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    js_iter it;
+    if (js_obj_begin(&it, item) != 0) return;
+    js_trust(&it);
+    js_span k, v, seq = {0}, kind = {0}, t = {0};
+    while (js_obj_next(&it, &k, &v) > 0) {
+        if (!seq.p && js_key_is(k, "seq"))
+            seq = v;
+        else if (!kind.p && js_key_is(k, "kind"))
+            kind = v;
+        else if (!t.p && js_key_is(k, "ticket"))
+            t = v;
+    }
+    js_int(seq, &e->seq);
+    if (js_is_string(kind)) {
+        e->has_kind = 1;
+        if (js_str(kind, e->kind, sizeof e->kind) < 0) e->kind[0] = '\0';
+        e->assign = strcmp(e->kind, "assigned") == 0 || strcmp(e->kind, "reopened") == 0;
+    }
+    if (!js_is_object(t)) return;
+    e->ticket = t;
+    if (wstore_ticket_scan(t, &e->in) == 0) {
+        e->scanned = 1;
+        e->tid = e->in.id;
+        e->has_no = e->in.no != NULL;
+        e->has_status = e->in.status != NULL;
+        e->has_lead = e->in.lead != NULL;
+    } else {
+        js_span id;
+        if (s_member(t, "id", &id) != 0 || js_int(id, &e->tid) != 0) e->tid = 0;
+    }
+}
+
+static void s_on_inbox(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,
+                       int64_t after)
 {
     (void)s;
     agent *a = arg;
@@ -276,61 +428,93 @@ static void s_on_inbox(sess *s, const hl_reply *rep, void *arg, int64_t after)
         hl_warn("inbox refused by the dispatcher: %s: %s", rep->code, rep->message);
         return;
     }
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(rep->root, "items");
+    /* the page read in place: no tree, each ticket stored as it came */
+    js_span root = s_trim(text, len), k, v, items = {0}, lastv = {0};
+    js_iter it;
+    js_obj_begin(&it, root);
+    js_trust(&it);
+    while (js_obj_next(&it, &k, &v) > 0) {
+        if (!items.p && js_key_is(k, "items"))
+            items = v;
+        else if (!lastv.p && js_key_is(k, "last"))
+            lastv = v;
+    }
     int64_t last = -1;
-    hl_json_int(rep->root, "last", &last);
-    int count = cJSON_IsArray(items) ? cJSON_GetArraySize(items) : 0;
+    js_int(lastv, &last);
+    int count = 0, cap = 0;
+    ag_entry *ents = NULL;
+    js_span item;
+    if (js_arr_begin(&it, items) == 0) {
+        js_trust(&it);
+        while (js_arr_next(&it, &item) > 0) {
+            if (count == cap) {
+                cap = cap ? cap * 2 : 8;
+                ents = hl_realloc(ents, (size_t)cap * sizeof *ents);
+            }
+            s_entry(item, &ents[count++]);
+        }
+    }
+    /* the scanned fields point into each entry's own buffers, which moved
+     * with the array: point them there again */
+    for (int i = 0; i < count; i++) {
+        ws_ticket_in *in = &ents[i].in;
+        if (!ents[i].scanned) continue;
+        in->no = ents[i].has_no ? in->buf_no : NULL;
+        in->status = ents[i].has_status ? in->buf_status : NULL;
+        in->lead = ents[i].has_lead ? in->buf_lead : NULL;
+    }
     ag_note *notes = count ? hl_calloc((size_t)count, sizeof *notes) : NULL;
+    int ne = count;
     int nn = 0;
     int64_t maxseq = wstore_cursor(a->store);
     int lite = a->columns_only;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, items)
-    {
-        int64_t seq = 0;
-        hl_json_int(item, "seq", &seq);
-        const char *kind = hl_json_str(item, "kind");
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "ticket");
-        if (seq > maxseq) maxseq = seq;
-        if (!kind || !cJSON_IsObject(t)) continue;
-        int assign = strcmp(kind, "assigned") == 0 || strcmp(kind, "reopened") == 0;
+    for (int i = 0; i < ne; i++) {
+        ag_entry *e = &ents[i];
+        if (e->seq > maxseq) maxseq = e->seq;
+        if (!e->has_kind || !e->ticket.p) continue;
+        int assign = e->assign;
         ag_note *nt = &notes[nn];
         /* Every item carries the ticket as it is now, so of several items
          * of one ticket in a page only the last needs storing; the ones
          * before add their assignments to it. Only for a columns-only UI:
          * a console is shown each item against the version before it. */
-        int64_t tid = 0;
-        hl_json_int(t, "id", &tid);
+        int64_t tid = e->tid;
         int later = 0;
-        for (const cJSON *n = item->next; lite && n && !later; n = n->next) {
-            int64_t nid = 0;
-            hl_json_int(cJSON_GetObjectItemCaseSensitive(n, "ticket"), "id", &nid);
-            later = nid == tid && hl_json_str(n, "kind");
-        }
+        for (int j = i + 1; lite && j < ne && !later; j++)
+            later = ents[j].tid == tid && ents[j].has_kind;
         if (later) {
-            hl_strlcpy(nt->kind, kind, sizeof nt->kind);
+            hl_strlcpy(nt->kind, e->kind, sizeof nt->kind);
             nt->now.id = tid; /* the stored row is read once the page is in */
             nt->deferred = 1;
             nt->assign = assign;
             nn++;
             continue;
         }
-        for (int k = 0; k < nn; k++)
-            if (notes[k].deferred == 1 && notes[k].now.id == tid) {
-                assign += notes[k].assign;
-                notes[k].deferred = 2; /* counted */
+        for (int q = 0; q < nn; q++)
+            if (notes[q].deferred == 1 && notes[q].now.id == tid) {
+                assign += notes[q].assign;
+                notes[q].deferred = 2; /* counted */
             }
-        if (wstore_ticket_put(a->store, t, assign, lite ? NULL : &nt->prev) != 0) continue;
-        int64_t id = 0;
-        hl_json_int(t, "id", &id);
-        if ((lite ? wstore_ticket_head(a->store, id, &nt->now)
-                  : wstore_ticket_get(a->store, id, &nt->now)) != 0) {
-            wstore_ticket_free(&nt->prev);
-            continue;
+        if (lite) {
+            /* the upsert returns the stored columns */
+            if (e->scanned)
+                wstore_ticket_put_text(a->store, &e->in, assign, &nt->now);
+            else if (s_put_span(a, e->ticket, assign, &nt->now) != 0)
+                continue;
+        } else {
+            if (e->tid > 0 && wstore_ticket_get(a->store, e->tid, &nt->prev) != 0)
+                memset(&nt->prev, 0, sizeof nt->prev);
+            if (s_put_span(a, e->ticket, assign, NULL) != 0 ||
+                wstore_ticket_get(a->store, e->tid, &nt->now) != 0) {
+                wstore_ticket_free(&nt->prev);
+                memset(&nt->prev, 0, sizeof nt->prev);
+                continue;
+            }
         }
-        hl_strlcpy(nt->kind, kind, sizeof nt->kind);
+        hl_strlcpy(nt->kind, e->kind, sizeof nt->kind);
         nn++;
     }
+    free(ents);
     if (count == 0 && last >= 0 && last < after) {
         hl_warn("the dispatcher's feed for %s ends at %lld, before this store's cursor %lld "
                 "(was its database replaced?); starting over from there",
@@ -371,10 +555,13 @@ static void s_sync_send(agent *a)
         return;
     }
     int64_t after = wstore_cursor(a->store);
-    cJSON *args = cJSON_CreateObject();
-    cJSON_AddNumberToObject(args, "after", (double)after);
-    cJSON_AddNumberToObject(args, "limit", AGENT_INBOX_LIMIT);
-    if (sess_request(a->sess, "inbox", args, NULL, s_on_inbox, a, after) == 0)
+    hl_buf_reset(&a->text);
+    hl_buf_adds(&a->text, "{\"after\":");
+    hl_json_write_int(&a->text, after);
+    hl_buf_adds(&a->text, ",\"limit\":");
+    hl_json_write_int(&a->text, AGENT_INBOX_LIMIT);
+    hl_buf_addc(&a->text, '}');
+    if (sess_request_text(a->sess, "inbox", a->text.data, NULL, s_on_inbox, a, after) == 0)
         a->syncing = 1;
     else
         a->sync_again = 1; /* socket busy: the next turn tries again */
@@ -469,6 +656,8 @@ agent *agent_new(uv_loop_t *loop, void *zctx, wstore *store, const char *endpoin
     a->store = store;
     a->unit = hl_strdup(unit);
     a->link = -1;
+    a->open_by_ticket = hl_map_new();
+    hl_buf_init(&a->text);
     static const sess_hooks hooks = {s_up, s_down, s_push, s_refused};
     a->sess = sess_new(loop, zctx, endpoint, unit, client, &hooks, a);
     uv_prepare_init(loop, &a->prep);
@@ -522,6 +711,8 @@ void agent_destroy(agent **ap)
         if (!a->q[i].done) s_item_free(&a->q[i]);
     free(a->q);
     free(a->unit);
+    hl_map_destroy(&a->open_by_ticket);
+    hl_buf_free(&a->text);
     uv_close((uv_handle_t *)&a->prep, s_closed);
     uv_close((uv_handle_t *)&a->resync, s_closed);
     uv_close((uv_handle_t *)&a->retry, s_closed);

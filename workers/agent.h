@@ -56,6 +56,13 @@ int agent_link_up(const agent *a);
  * user named the ticket. Returns the outbox row number. The write is
  * committed before the next loop wait, and always before it is sent. */
 int64_t agent_act(agent *a, const char *op, int64_t ticket, const char *ref, cJSON *args);
+/* The same with the arguments as JSON object text (not consumed), stored
+ * and sent as they are. */
+int64_t agent_act_text(agent *a, const char *op, int64_t ticket, const char *ref,
+                       const char *args);
+/* 1 when the ticket has an action not yet answered (pending or sent): the
+ * queue's own count, which is what the store would answer. */
+int agent_open_for(const agent *a, int64_t ticket);
 /* Ask the inbox now (or as soon as the link is up). */
 void agent_sync(agent *a);
 /* Actions not yet answered (pending or sent). */

@@ -176,6 +176,7 @@ struct autopilot {
     size_t n, cap;
     uint64_t order;
     int64_t armed; /* due of the armed timer, or -1 */
+    hl_buf args;   /* an action's arguments being written */
 };
 
 static int s_less(const ap_step *a, const ap_step *b)
@@ -250,7 +251,7 @@ static void s_run_step(autopilot *ap, const ap_step *st)
     if (wstore_ticket_head(store, st->ticket, &t) != 0) return;
     int ours = strcmp(t.lead, agent_unit(ap->agent)) == 0;
     if (!ours) goto out;
-    if (wstore_action_open_for(store, t.id)) {
+    if (agent_open_for(ap->agent, t.id)) {
         /* an earlier action on the ticket still waits for its answer (say
          * a finish resent after the link came back, while the ticket was
          * reopened): look again shortly instead of dropping the step, which
@@ -261,22 +262,28 @@ static void s_run_step(autopilot *ap, const ap_step *st)
         s_heap_push(ap, again);
         goto out;
     }
+    /* the arguments written as text: {"ticket":ID[,"reason"|"result":TEXT]} */
+    hl_buf *b = &ap->args;
+    hl_buf_reset(b);
+    hl_buf_adds(b, "{\"ticket\":");
+    hl_json_write_int(b, t.id);
     if (st->kind == STEP_SIGN) {
         if (strcmp(t.status, "dispatched") != 0 || t.assigned != st->nth) goto out;
-        cJSON *args = cJSON_CreateObject();
-        hl_json_add_int(args, "ticket", t.id);
         if (auto_returns(&ap->pol, t.id, st->nth)) {
-            cJSON_AddStringToObject(args, "reason", auto_return_text(ap->pol.seed, t.id));
-            agent_act(ap->agent, "return", t.id, t.no, args);
+            hl_buf_adds(b, ",\"reason\":");
+            hl_json_write_str(b, auto_return_text(ap->pol.seed, t.id));
+            hl_buf_addc(b, '}');
+            agent_act_text(ap->agent, "return", t.id, t.no, b->data);
         } else {
-            agent_act(ap->agent, "sign", t.id, t.no, args);
+            hl_buf_addc(b, '}');
+            agent_act_text(ap->agent, "sign", t.id, t.no, b->data);
         }
     } else {
         if (strcmp(t.status, "accepted") != 0) goto out;
-        cJSON *args = cJSON_CreateObject();
-        hl_json_add_int(args, "ticket", t.id);
-        cJSON_AddStringToObject(args, "result", auto_result_text(ap->pol.seed, t.id));
-        agent_act(ap->agent, "finish", t.id, t.no, args);
+        hl_buf_adds(b, ",\"result\":");
+        hl_json_write_str(b, auto_result_text(ap->pol.seed, t.id));
+        hl_buf_addc(b, '}');
+        agent_act_text(ap->agent, "finish", t.id, t.no, b->data);
     }
 out:
     wstore_ticket_free(&t);
@@ -340,7 +347,7 @@ static void s_on_refused(agent *a, const char *code, const char *message, void *
 static int s_resume_one(const ws_ticket *t, void *arg)
 {
     autopilot *ap = arg;
-    if (wstore_action_open_for(agent_store(ap->agent), t->id)) return 0;
+    if (agent_open_for(ap->agent, t->id)) return 0;
     if (strcmp(t->status, "dispatched") == 0)
         s_schedule(ap, STEP_SIGN, t->id, t->assigned, ap->pol.sign_ms);
     else if (strcmp(t->status, "accepted") == 0)
@@ -355,6 +362,7 @@ autopilot *auto_new(uv_loop_t *loop, agent *a, const auto_policy *p)
     ap->agent = a;
     ap->pol = *p;
     ap->armed = -1;
+    hl_buf_init(&ap->args);
     uv_timer_init(loop, &ap->timer);
     ap->timer.data = ap;
     static const agent_ui ui = {s_on_ticket, s_on_action, s_on_link, NULL, s_on_refused};
@@ -377,6 +385,7 @@ static void s_closed(uv_handle_t *h)
 {
     autopilot *ap = h->data;
     free(ap->heap);
+    hl_buf_free(&ap->args);
     free(ap);
 }
 

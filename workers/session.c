@@ -9,6 +9,8 @@
  * connection at once; three heartbeats without any reply catch the rest. */
 #include "session.h"
 
+#include "jscan.h"
+
 #include "hotline/curve.h"
 #include "hotline/map.h"
 #include "hotline/timefmt.h"
@@ -30,6 +32,7 @@ typedef enum { ST_IDLE, ST_HELLO, ST_UP } sess_state;
 
 typedef struct sess_req {
     sess_reply_fn fn;
+    sess_text_fn text_fn; /* instead of fn: the reply read in place */
     void *arg;
     int64_t tag;
 } sess_req;
@@ -63,6 +66,7 @@ struct sess {
     int destroyed;
 
     hl_map *reqs; /* id -> sess_req* */
+    hl_buf out;   /* the text of the request being sent (sess_request_text) */
     uint64_t next_id;
     unsigned conn_gen;
     int64_t hb_ms;
@@ -121,7 +125,12 @@ static void s_fail_all(sess *s)
     hl_map_destroy(&s->reqs);
     s->reqs = hl_map_new();
     for (size_t i = 0; i < k; i++) {
-        if (!s->destroyed) all[i]->fn(s, NULL, all[i]->arg, all[i]->tag);
+        if (!s->destroyed) {
+            if (all[i]->text_fn)
+                all[i]->text_fn(s, NULL, NULL, 0, all[i]->arg, all[i]->tag);
+            else
+                all[i]->fn(s, NULL, all[i]->arg, all[i]->tag);
+        }
         free(all[i]);
     }
     free(all);
@@ -167,6 +176,38 @@ static int s_send(sess *s, const char *text)
     return 0;
 }
 
+/* "w<generation>.<n>", without printf */
+static size_t s_req_id(sess *s, char *id)
+{
+    char digits[24];
+    size_t n = 0;
+    id[n++] = 'w';
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t v = pass == 0 ? s->conn_gen : ++s->next_id;
+        int k = 0;
+        do {
+            digits[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (k > 0) id[n++] = digits[--k];
+        if (pass == 0) id[n++] = '.';
+    }
+    id[n] = '\0';
+    return n;
+}
+
+static int s_track(sess *s, const char *id, sess_reply_fn fn, sess_text_fn text_fn, void *arg,
+                   int64_t tag)
+{
+    sess_req *r = hl_malloc(sizeof *r);
+    r->fn = fn;
+    r->text_fn = text_fn;
+    r->arg = arg;
+    r->tag = tag;
+    hl_map_puts(s->reqs, id, r);
+    return 0;
+}
+
 static int s_request_raw(sess *s, const char *op, cJSON *args, const char *idem, sess_reply_fn fn,
                          void *arg, int64_t tag)
 {
@@ -174,20 +215,47 @@ static int s_request_raw(sess *s, const char *op, cJSON *args, const char *idem,
         cJSON_Delete(args);
         return -1;
     }
-    char id[32];
-    snprintf(id, sizeof id, "w%u.%llu", s->conn_gen, (unsigned long long)++s->next_id);
+    char id[48];
+    s_req_id(s, id);
     if (!args) args = cJSON_CreateObject();
     if (idem) cJSON_AddStringToObject(args, "idem", idem);
     char *text = hl_request_build(id, op, args);
     int rc = s_send(s, text);
     free(text);
     if (rc != 0) return -1;
-    sess_req *r = hl_malloc(sizeof *r);
-    r->fn = fn;
-    r->arg = arg;
-    r->tag = tag;
-    hl_map_puts(s->reqs, id, r);
-    return 0;
+    return s_track(s, id, fn, NULL, arg, tag);
+}
+
+/* What hl_request_build prints, written straight: {"v":1,"id":…,"op":…,
+ * the members of args, "idem":…}. */
+void sess_format_request(hl_buf *b, const char *id, const char *op, const char *args,
+                         const char *idem)
+{
+    hl_buf_adds(b, "{\"v\":");
+    hl_json_write_int(b, HL_PROTO_VERSION);
+    hl_buf_adds(b, ",\"id\":");
+    hl_json_write_str(b, id);
+    hl_buf_adds(b, ",\"op\":");
+    hl_json_write_str(b, op);
+    size_t alen = args ? strlen(args) : 0;
+    /* args is an object's text, "{…}": its members go in as they are */
+    const char *p = args, *e = args + alen;
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r')) e--;
+    if (e - p >= 2 && *p == '{' && e[-1] == '}') {
+        p++;
+        e--;
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+        if (p < e) {
+            hl_buf_addc(b, ',');
+            hl_buf_add(b, p, (size_t)(e - p));
+        }
+    }
+    if (idem) {
+        hl_buf_adds(b, ",\"idem\":");
+        hl_json_write_str(b, idem);
+    }
+    hl_buf_addc(b, '}');
 }
 
 /* ---- replies and pushes --------------------------------------------------- */
@@ -229,8 +297,44 @@ static void s_on_hello(sess *s, const hl_reply *rep, void *arg, int64_t tag)
     if (s->hooks.up) s->hooks.up(s, s->arg);
 }
 
+/* The top level read in place: 1 when it is a successful reply (ok true,
+ * no push) whose re fits re; the whole message is checked on the way. */
+static int s_peek(const char *data, size_t len, char *re, size_t resize)
+{
+    const char *p = data, *end = data + len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    js_span root = {p, (size_t)(end - p)}, k, v, v_re = {0}, v_ok = {0};
+    js_iter it;
+    if (js_obj_begin(&it, root) != 0) return 0;
+    int rc, have_push = 0;
+    while ((rc = js_obj_next(&it, &k, &v)) > 0) {
+        if (k.n == 2 && !v_re.p && js_key_is(k, "re"))
+            v_re = v;
+        else if (k.n == 2 && !v_ok.p && js_key_is(k, "ok"))
+            v_ok = v;
+        else if (!have_push && js_key_is(k, "push"))
+            have_push = 1 + js_is_string(v);
+    }
+    if (rc < 0 || have_push == 2 || js_bool(v_ok) != 1 || !v_re.p) return 0;
+    return js_str(v_re, re, resize) >= 0;
+}
+
 static void s_handle(sess *s, const void *data, size_t len)
 {
+    /* A successful reply to a request that reads its reply in place costs
+     * no tree; everything else is parsed as before. */
+    char re[80];
+    sess_req *tr;
+    if (s_peek(data, len, re, sizeof re) == 1 && (tr = hl_map_gets(s->reqs, re)) &&
+        tr->text_fn) {
+        hl_map_del(s->reqs, re, strlen(re));
+        hl_reply ok = {0};
+        ok.re = re;
+        ok.ok = 1;
+        tr->text_fn(s, &ok, data, len, tr->arg, tr->tag);
+        free(tr);
+        return;
+    }
     hl_reply rep;
     if (hl_reply_parse(data, len, &rep) != 0) {
         hl_warn("ignoring a message from %s that is not a protocol reply (%zu bytes)",
@@ -247,7 +351,10 @@ static void s_handle(sess *s, const void *data, size_t len)
         if (!r) {
             hl_debug("reply to an unknown request %s ignored", rep.re);
         } else {
-            r->fn(s, &rep, r->arg, r->tag);
+            if (r->text_fn)
+                r->text_fn(s, &rep, data, len, r->arg, r->tag);
+            else
+                r->fn(s, &rep, r->arg, r->tag);
             free(r);
         }
     }
@@ -422,6 +529,7 @@ sess *sess_new(uv_loop_t *loop, void *zctx, const char *endpoint, const char *un
     if (hooks) s->hooks = *hooks;
     s->arg = arg;
     s->reqs = hl_map_new();
+    hl_buf_init(&s->out);
     s->hb_ms = SESS_HB_DEFAULT;
     s->backoff_ms = SESS_BACKOFF_MIN;
     s->state = ST_IDLE;
@@ -459,6 +567,7 @@ static void s_closed(uv_handle_t *h)
         free(s->endpoint);
         free(s->unit);
         free(s->client);
+        hl_buf_free(&s->out);
         memset(&s->keys, 0, sizeof s->keys);
         free(s);
     }
@@ -521,4 +630,17 @@ int sess_request(sess *s, const char *op, cJSON *args, const char *idem, sess_re
         return -1;
     }
     return s_request_raw(s, op, args, idem, fn, arg, tag);
+}
+
+int sess_request_text(sess *s, const char *op, const char *args, const char *idem,
+                      sess_text_fn fn, void *arg, int64_t tag)
+{
+    if (s->state != ST_UP || !s->cur.sock) return -1;
+    char id[48];
+    s_req_id(s, id);
+    hl_buf_reset(&s->out);
+    sess_format_request(&s->out, id, op, args, idem);
+    int rc = s_send(s, s->out.data);
+    if (rc != 0) return -1;
+    return s_track(s, id, NULL, fn, arg, tag);
 }

@@ -18,6 +18,12 @@ typedef struct sess sess;
 
 /* rep is NULL when the link went down before the reply came. */
 typedef void (*sess_reply_fn)(sess *s, const hl_reply *rep, void *arg, int64_t tag);
+/* A reply read in place: text and len are the whole message (checked JSON,
+ * an object). On success rep->root is NULL: read the text with the js_
+ * functions (jscan.h). A refusal comes parsed as for sess_reply_fn (root,
+ * code, message). rep and text are NULL when the link went down first. */
+typedef void (*sess_text_fn)(sess *s, const hl_reply *rep, const char *text, size_t len,
+                             void *arg, int64_t tag);
 
 typedef struct sess_hooks {
     /* hello accepted: requests may be sent */
@@ -66,5 +72,16 @@ void sess_drop(sess *s, const char *why);
  * socket would block: fn is never called. */
 int sess_request(sess *s, const char *op, cJSON *args, const char *idem, sess_reply_fn fn,
                  void *arg, int64_t tag);
+/* The same with the arguments as JSON object text (NULL for none; not
+ * consumed), written into the request as they are, and the reply read in
+ * place: no JSON tree either way. The request's text is what
+ * sess_request would send for the same arguments. */
+int sess_request_text(sess *s, const char *op, const char *args, const char *idem,
+                      sess_text_fn fn, void *arg, int64_t tag);
+/* The request's text as sess_request_text sends it, appended to b: byte for
+ * byte what hl_request_build prints for the same arguments (compact args). */
+struct hl_buf;
+void sess_format_request(struct hl_buf *b, const char *id, const char *op, const char *args,
+                         const char *idem);
 
 #endif

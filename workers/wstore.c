@@ -31,8 +31,7 @@ enum {
     Q_T_GET,
     Q_T_BY_NO,
     Q_T_BY_IDX,
-    Q_T_INSERT,
-    Q_T_UPDATE,
+    Q_T_UPSERT,
     Q_T_MAXIDX,
     Q_T_ALL,
     Q_T_OPEN,
@@ -55,10 +54,15 @@ static const char *const s_sql[Q__COUNT] = {
     [Q_T_GET] = "SELECT id, idx, no, status, lead, assigned, json FROM tickets WHERE id = ?1",
     [Q_T_BY_NO] = "SELECT id, idx, no, status, lead, assigned, json FROM tickets WHERE no = ?1",
     [Q_T_BY_IDX] = "SELECT id, idx, no, status, lead, assigned, json FROM tickets WHERE idx = ?1",
-    [Q_T_INSERT] = "INSERT INTO tickets(id, idx, no, status, lead, assigned, seen_at, json) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [Q_T_UPDATE] = "UPDATE tickets SET no = ?2, status = ?3, lead = ?4, assigned = ?5, "
-                   "seen_at = ?6, json = ?7 WHERE id = ?1",
+    /* ?2 is the next free short index, taken only by a new ticket (the
+     * store counts them: max(idx) + 1 at open); an absent no or status
+     * keeps the stored one */
+    [Q_T_UPSERT] = "INSERT INTO tickets(id, idx, no, status, lead, assigned, seen_at, json) "
+                   "VALUES (?1, ?2, coalesce(?3, ''), coalesce(?4, ''), ?5, ?6, ?7, ?8) "
+                   "ON CONFLICT(id) DO UPDATE SET no = coalesce(?3, no), "
+                   "status = coalesce(?4, status), lead = ?5, assigned = assigned + ?6, "
+                   "seen_at = ?7, json = ?8 "
+                   "RETURNING idx, no, status, lead, assigned",
     [Q_T_MAXIDX] = "SELECT coalesce(max(idx), 0) FROM tickets",
     [Q_T_ALL] = "SELECT id, idx, no, status, lead, assigned, json FROM tickets ORDER BY idx",
     [Q_T_OPEN] = "SELECT id, idx, no, status, lead, assigned, json FROM tickets "
@@ -121,6 +125,7 @@ struct wstore {
     int idem_dirty;     /* … and not yet written to meta */
     char idem_prefix[56]; /* "<unit, clipped>-<8 hex of this run>" */
     int64_t cursor;       /* cached */
+    int64_t next_idx;     /* the short index the next new ticket gets */
     char unit[72];
 };
 
@@ -360,6 +365,10 @@ wstore *wstore_open(const char *path, const char *unit, char **err)
     hl_strlcpy(s->unit, unit, sizeof s->unit);
     s->cursor = s_meta_int(s, "cursor");
     s->idem_next = s_meta_int(s, "idem_next");
+    sqlite3_stmt *mx = s_stmt(s, Q_T_MAXIDX);
+    s_check(s, sqlite3_step(mx), "next index");
+    s->next_idx = sqlite3_column_int64(mx, 0) + 1;
+    sqlite3_reset(mx);
 
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint32_t)hl_mono_ms() ^ (uint32_t)hl_now();
@@ -459,61 +468,100 @@ int wstore_ticket_head(wstore *s, int64_t id, ws_ticket *out)
     return s_ticket_query(s, Q_T_HEAD, st, out);
 }
 
+int wstore_ticket_scan(js_span ticket, ws_ticket_in *in)
+{
+    in->id = 0;
+    in->no = in->status = in->lead = NULL;
+    in->json = ticket.p;
+    in->json_len = ticket.n;
+    js_iter it;
+    if (js_obj_begin(&it, ticket) != 0) return -1;
+    js_trust(&it);
+    /* the first member of each name counts, as cJSON finds it */
+    enum { F_ID = 1, F_NO = 2, F_STATUS = 4, F_LEAD = 8, F_ALL = 15 };
+    unsigned seen = 0;
+    js_span k, v;
+    int rc;
+    while (seen != F_ALL && (rc = js_obj_next(&it, &k, &v)) > 0) {
+        unsigned f;
+        char *dst = NULL;
+        size_t size = 0;
+        const char **field = NULL;
+        if (js_key_is(k, "id"))
+            f = F_ID;
+        else if (js_key_is(k, "no"))
+            f = F_NO, dst = in->buf_no, size = sizeof in->buf_no, field = &in->no;
+        else if (js_key_is(k, "status"))
+            f = F_STATUS, dst = in->buf_status, size = sizeof in->buf_status, field = &in->status;
+        else if (js_key_is(k, "lead"))
+            f = F_LEAD, dst = in->buf_lead, size = sizeof in->buf_lead, field = &in->lead;
+        else
+            continue;
+        if (seen & f) continue;
+        seen |= f;
+        if (f == F_ID) {
+            if (js_int(v, &in->id) != 0) in->id = 0;
+        } else if (js_is_string(v)) {
+            if (js_str(v, dst, size) < 0) return -1; /* too long here: the caller parses */
+            *field = dst;
+        }
+    }
+    return in->id > 0 ? 0 : -1;
+}
+
+void wstore_ticket_put_text(wstore *s, const ws_ticket_in *in, int count_assign, ws_ticket *now)
+{
+    s_tx(s);
+    sqlite3_stmt *st = s->q[Q_T_UPSERT];
+    sqlite3_bind_int64(st, 1, in->id);
+    sqlite3_bind_int64(st, 2, s->next_idx);
+    if (in->no)
+        sqlite3_bind_text(st, 3, in->no, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    if (in->status)
+        sqlite3_bind_text(st, 4, in->status, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
+    if (in->lead)
+        sqlite3_bind_text(st, 5, in->lead, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_int64(st, 6, count_assign);
+    sqlite3_bind_int64(st, 7, hl_now());
+    sqlite3_bind_text(st, 8, in->json, (int)in->json_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    s_check(s, rc, "write ticket");
+    if (rc != SQLITE_ROW) hl_fatal("local store: write ticket: no row returned");
+    int64_t idx = sqlite3_column_int64(st, 0);
+    if (idx == s->next_idx) s->next_idx++; /* a new ticket took it */
+    if (now) {
+        memset(now, 0, sizeof *now);
+        now->id = in->id;
+        now->idx = idx;
+        s_col_str(st, 1, now->no, sizeof now->no);
+        s_col_str(st, 2, now->status, sizeof now->status);
+        s_col_str(st, 3, now->lead, sizeof now->lead);
+        now->assigned = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
 int wstore_ticket_put(wstore *s, const cJSON *ticket, int count_assign, ws_ticket *prev)
 {
-    int64_t id;
-    if (hl_json_int(ticket, "id", &id) != 0 || id <= 0) return -1;
-    const char *no = hl_json_str(ticket, "no");
-    const char *status = hl_json_str(ticket, "status");
-    const char *lead = hl_json_str(ticket, "lead");
-    s_tx(s);
-    ws_ticket old;
-    /* the old json is parsed only for a caller that asks for it */
-    int exists = (prev ? wstore_ticket_get(s, id, &old) : wstore_ticket_head(s, id, &old)) == 0;
+    ws_ticket_in in;
+    if (hl_json_int(ticket, "id", &in.id) != 0 || in.id <= 0) return -1;
+    in.no = hl_json_str(ticket, "no");
+    in.status = hl_json_str(ticket, "status");
+    in.lead = hl_json_str(ticket, "lead");
+    /* the old version is parsed only for a caller that asks for it */
+    if (prev && wstore_ticket_get(s, in.id, prev) != 0) memset(prev, 0, sizeof *prev);
     char *json = hl_json_print(ticket);
-    sqlite3_stmt *st;
-    if (exists) {
-        st = s_stmt(s, Q_T_UPDATE);
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, no ? no : old.no, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, status ? status : old.status, -1, SQLITE_TRANSIENT);
-        if (lead)
-            sqlite3_bind_text(st, 4, lead, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 4);
-        sqlite3_bind_int64(st, 5, old.assigned + count_assign);
-        sqlite3_bind_int64(st, 6, hl_now());
-        sqlite3_bind_text(st, 7, json, -1, SQLITE_STATIC);
-    } else {
-        sqlite3_stmt *mx = s_stmt(s, Q_T_MAXIDX);
-        s_check(s, sqlite3_step(mx), "next index");
-        int64_t idx = sqlite3_column_int64(mx, 0) + 1;
-        sqlite3_reset(mx);
-        st = s_stmt(s, Q_T_INSERT);
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, idx);
-        sqlite3_bind_text(st, 3, no ? no : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, status ? status : "", -1, SQLITE_STATIC);
-        if (lead)
-            sqlite3_bind_text(st, 5, lead, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 5);
-        sqlite3_bind_int64(st, 6, count_assign);
-        sqlite3_bind_int64(st, 7, hl_now());
-        sqlite3_bind_text(st, 8, json, -1, SQLITE_STATIC);
-    }
-    s_check(s, sqlite3_step(st), "write ticket");
-    sqlite3_reset(st);
+    in.json = json;
+    in.json_len = strlen(json);
+    wstore_ticket_put_text(s, &in, count_assign, NULL);
     free(json);
-    if (prev) {
-        if (exists) {
-            *prev = old;
-        } else {
-            memset(prev, 0, sizeof *prev);
-        }
-    } else if (exists) {
-        wstore_ticket_free(&old);
-    }
     return 0;
 }
 
@@ -606,31 +654,58 @@ static void s_row_action(sqlite3_stmt *st, ws_action *a)
     if (!a->idem) a->idem = hl_strdup("");
 }
 
-int64_t wstore_action_add(wstore *s, const char *op, int64_t ticket, const char *ref,
-                          cJSON *args)
+/* "<prefix>-<seq>" without printf */
+static void s_idem(const wstore *s, int64_t seq, char *out)
+{
+    size_t n = strlen(s->idem_prefix);
+    memcpy(out, s->idem_prefix, n);
+    out[n++] = '-';
+    char digits[24];
+    int k = 0;
+    uint64_t v = (uint64_t)seq;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k > 0 && n < HL_IDEM_MAX) out[n++] = digits[--k];
+    out[n] = '\0';
+}
+
+int64_t wstore_action_add_text(wstore *s, const char *op, int64_t ticket, const char *ref,
+                               const char *args, char *idem, int64_t *created_at)
 {
     s_tx(s);
     /* counted here, written to meta with the commit */
     int64_t seq = ++s->idem_next;
     s->idem_dirty = 1;
-    char idem[HL_IDEM_MAX + 1];
-    snprintf(idem, sizeof idem, "%s-%lld", s->idem_prefix, (long long)seq);
-    char *text = hl_json_print(args);
-    cJSON_Delete(args);
-    sqlite3_stmt *st = s_stmt(s, Q_A_INSERT);
+    s_idem(s, seq, idem);
+    int64_t now = hl_now();
+    sqlite3_stmt *st = s->q[Q_A_INSERT];
     sqlite3_bind_text(st, 1, op, -1, SQLITE_STATIC);
     if (ticket > 0)
         sqlite3_bind_int64(st, 2, ticket);
     else
         sqlite3_bind_null(st, 2);
     sqlite3_bind_text(st, 3, ref ? ref : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, args, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, idem, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, hl_now());
+    sqlite3_bind_int64(st, 6, now);
     s_check(s, sqlite3_step(st), "add action");
     sqlite3_reset(st);
-    free(text);
+    sqlite3_clear_bindings(st);
+    if (created_at) *created_at = now;
     return sqlite3_last_insert_rowid(s->db);
+}
+
+int64_t wstore_action_add(wstore *s, const char *op, int64_t ticket, const char *ref,
+                          cJSON *args)
+{
+    char *text = hl_json_print(args);
+    cJSON_Delete(args);
+    char idem[HL_IDEM_MAX + 1];
+    int64_t n = wstore_action_add_text(s, op, ticket, ref, text, idem, NULL);
+    free(text);
+    return n;
 }
 
 int wstore_action_get(wstore *s, int64_t n, ws_action *out)

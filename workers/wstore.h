@@ -5,7 +5,10 @@
 #ifndef HOTLINE_WORKER_WSTORE_H
 #define HOTLINE_WORKER_WSTORE_H
 
+#include "jscan.h"
+
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct wstore wstore;
@@ -76,6 +79,28 @@ void wstore_set_last_sync(wstore *s, int64_t t);
  * when the ticket was new); free it with wstore_ticket_free. Returns 0, or -1
  * when the JSON is not a ticket. */
 int wstore_ticket_put(wstore *s, const cJSON *ticket, int count_assign, ws_ticket *prev);
+/* A ticket as received, read in place: the fields the store keeps in
+ * columns, and the JSON text itself, stored as it came. After
+ * wstore_ticket_scan the fields point into the struct's own buffers: a copy
+ * of the struct must point them at its own. */
+typedef struct ws_ticket_in {
+    int64_t id;
+    const char *no, *status, *lead; /* NULL when absent, null or not a string */
+    const char *json;               /* the ticket object's text */
+    size_t json_len;
+    char buf_no[64], buf_status[32], buf_lead[128];
+} ws_ticket_in;
+
+/* Read id, no, status and lead from a ticket object's span (one the js_
+ * functions produced, so already checked). Returns 0, or -1 when it is not
+ * a ticket (no positive integral id) or a field does not fit its buffer: the
+ * caller then parses the text and uses wstore_ticket_put. */
+int wstore_ticket_scan(js_span ticket, ws_ticket_in *in);
+/* Insert or update a ticket from its text and fields, in one statement,
+ * adding count_assign to its assignments. When now is not NULL it receives
+ * the stored columns (json NULL). No previous version is read. */
+void wstore_ticket_put_text(wstore *s, const ws_ticket_in *in, int count_assign, ws_ticket *now);
+
 /* Load a ticket by id; 0 or -1 when absent. */
 int wstore_ticket_get(wstore *s, int64_t id, ws_ticket *out);
 /* The same without the json (NULL): the columns only, no parse. */
@@ -92,6 +117,10 @@ void wstore_ticket_each(wstore *s, int open_only, wstore_ticket_fn fn, void *arg
  * unique. args is consumed. Returns the row number n. */
 int64_t wstore_action_add(wstore *s, const char *op, int64_t ticket, const char *ref,
                           cJSON *args);
+/* The same with args already JSON object text (not consumed); idem (at
+ * least HL_IDEM_MAX + 1 bytes) and created_at receive what was stored. */
+int64_t wstore_action_add_text(wstore *s, const char *op, int64_t ticket, const char *ref,
+                               const char *args, char *idem, int64_t *created_at);
 int wstore_action_get(wstore *s, int64_t n, ws_action *out);
 void wstore_action_set_state(wstore *s, int64_t n, ws_state st, const char *code,
                              const char *message);

@@ -332,11 +332,89 @@ static void test_migrates_version_1(void **state)
     sqlite3_close(db);
 }
 
+/* A ticket stored from its text in one upsert: a new one takes the next
+ * short index (also after reopening), an update keeps the index and a
+ * missing no or status, adds the assignments, and the text is kept as it
+ * came. */
+static void s_in(ws_ticket_in *in, const char *text)
+{
+    js_span v;
+    assert_int_equal(js_value(text, strlen(text), &v), 0);
+    assert_int_equal(wstore_ticket_scan(v, in), 0);
+}
+
+static void test_ticket_put_text(void **state)
+{
+    (void)state;
+    wstore *s = s_open("text.db", "t.a");
+    /* one stored the old way first: the count goes on from it */
+    cJSON *t = s_ticket(5, "20261127-000005", "dispatched", "t.a");
+    assert_int_equal(wstore_ticket_put(s, t, 1, NULL), 0);
+    cJSON_Delete(t);
+    const char *a = "{\"id\":9, \"no\":\"20261127-000009\",\"status\":\"dispatched\","
+                    "\"lead\":\"t.a\",\"title\":\"广场\\\"舞\\\"\"}";
+    ws_ticket_in in;
+    ws_ticket now;
+    s_in(&in, a);
+    wstore_ticket_put_text(s, &in, 1, &now);
+    assert_int_equal(now.id, 9);
+    assert_int_equal(now.idx, 2);
+    assert_string_equal(now.no, "20261127-000009");
+    assert_string_equal(now.status, "dispatched");
+    assert_string_equal(now.lead, "t.a");
+    assert_int_equal(now.assigned, 1);
+    assert_null(now.json);
+    /* an update without no and status, lead null: index kept, count added */
+    s_in(&in, "{\"id\":9,\"lead\":null,\"x\":1}");
+    wstore_ticket_put_text(s, &in, 1, &now);
+    assert_int_equal(now.idx, 2);
+    assert_string_equal(now.no, "20261127-000009");
+    assert_string_equal(now.status, "dispatched");
+    assert_string_equal(now.lead, "");
+    assert_int_equal(now.assigned, 2);
+    s_in(&in, a);
+    wstore_ticket_put_text(s, &in, 0, NULL);
+    wstore_commit(s);
+    ws_ticket got;
+    assert_int_equal(wstore_ticket_head(s, 9, &got), 0);
+    assert_int_equal(got.assigned, 2);
+    assert_string_equal(got.lead, "t.a");
+    /* the text as it came (the space after the first comma too) */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(s_path("text.db"), &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT json FROM tickets WHERE id = 9", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), a);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* and parsed for the console as any stored ticket */
+    assert_int_equal(wstore_ticket_find(s, "2", &got), 0);
+    assert_int_equal(got.id, 9);
+    assert_string_equal(hl_json_str(got.json, "title"), "广场\"舞\"");
+    wstore_ticket_free(&got);
+    wstore_close(&s);
+    /* after reopening, new tickets go on from the highest index */
+    s = s_open("text.db", "t.a");
+    s_in(&in, "{\"id\":4,\"no\":\"20261127-000004\",\"status\":\"accepted\",\"lead\":\"t.a\"}");
+    wstore_ticket_put_text(s, &in, 0, &now);
+    assert_int_equal(now.idx, 3);
+    assert_int_equal(now.assigned, 0);
+    t = s_ticket(11, "20261127-000011", "dispatched", "t.a");
+    assert_int_equal(wstore_ticket_put(s, t, 1, NULL), 0);
+    cJSON_Delete(t);
+    assert_int_equal(wstore_ticket_head(s, 11, &got), 0);
+    assert_int_equal(got.idx, 4);
+    wstore_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_creates_directories_and_keeps_the_unit),
         cmocka_unit_test(test_tickets),
+        cmocka_unit_test(test_ticket_put_text),
         cmocka_unit_test(test_open_list),
         cmocka_unit_test(test_outbox),
         cmocka_unit_test(test_long_unit_keeps_idem_short),
