@@ -197,15 +197,10 @@ static void test_event_after_reply(void **state)
     assert_int_equal(th_disp_stop(&d), 0);
 }
 
-/* Every published event is the log's entry, seq for seq. */
-static void test_published_is_the_log(void **state)
+/* Note a probe ticket until sub sees the event: then the subscription is
+ * live. */
+static void s_sub_live(th_client *op, th_sub *sub)
 {
-    th_disp d;
-    td_start(&d, "config/test-small.json");
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    th_client *mgr = th_client_new(d.front, "manager", NULL);
-    th_sub *sub = th_sub_new(d.events, "");
-    /* make sure the subscription is live before counting */
     int64_t probe = td_create_id(op, "{\"category\":\"misc.other\",\"description\":\"probe\"}");
     cJSON *e = NULL;
     assert_true(TH_WAIT_UNTIL(({
@@ -215,7 +210,20 @@ static void test_published_is_the_log(void **state)
                               }),
                               5000));
     cJSON_Delete(e);
-    /* start after everything logged so far (more probe notes may follow e) */
+}
+
+/* Every published event is the log's entry, seq for seq. */
+static void test_published_is_the_log(void **state)
+{
+    th_disp d;
+    td_start(&d, "config/test-small.json");
+    th_client *op = th_client_new(d.front, "operator", NULL);
+    th_client *mgr = th_client_new(d.front, "manager", NULL);
+    th_sub *sub = th_sub_new(d.events, "");
+    /* make sure the subscription is live before counting */
+    s_sub_live(op, sub);
+    /* start after everything logged so far (more probe notes may follow the
+     * one seen) */
     cJSON *before = th_ok(mgr, "events", "{\"after\":0,\"limit\":1000}");
     int64_t from = th_geti(before, "last");
     cJSON_Delete(before);
@@ -283,18 +291,9 @@ static void test_online_offline(void **state)
     td_start(&d, cfg);
     th_sub *sub = th_sub_new(d.events, "");
     th_client *op = th_client_new(d.front, "operator", NULL);
-    /* the subscription is live once a probe's event comes through */
-    int64_t probe = td_create_id(op, "{\"category\":\"misc.other\",\"description\":\"probe\"}");
-    cJSON *e = NULL;
-    assert_true(TH_WAIT_UNTIL(({
-                                  cJSON_Delete(th_ok(op, "note", "{\"ticket\":%lld,\"text\":\"p\"}",
-                                                     (long long)probe));
-                                  (e = th_sub_wait(sub, "ticket.noted.", 100)) != NULL;
-                              }),
-                              5000));
-    cJSON_Delete(e);
+    s_sub_live(op, sub);
     th_client *wa = th_client_new(d.front, "worker", "t.a");
-    e = th_sub_wait(sub, "unit.online.t.a", 5000);
+    cJSON *e = th_sub_wait(sub, "unit.online.t.a", 5000);
     assert_non_null(e);
     td_assert_str(e, "_topic", "unit.online.t.a");
     td_assert_str(e, "kind", "online");
