@@ -209,26 +209,24 @@ static void test_supervise(void **state)
     th_client_destroy(&op);
 }
 
+typedef struct s_alert_count {
+    const char *no;
+    int n;
+} s_alert_count;
+
+static void s_count_alert(const cJSON *e, void *arg)
+{
+    s_alert_count *a = arg;
+    if (hl_starts_with(th_gets(e, "topic"), "alert.") && hl_streq(th_gets(e, "ticket.no"), a->no))
+        a->n++;
+}
+
 /* The alert events of ticket no in the durable log. */
 static int s_logged_alerts(th_client *mgr, const char *no)
 {
-    int n = 0;
-    int64_t after = 0;
-    for (;;) {
-        cJSON *r = th_ok(mgr, "events", "{\"after\":%lld,\"limit\":1000}", (long long)after);
-        const cJSON *e;
-        int k = 0;
-        cJSON_ArrayForEach(e, th_get(r, "events"))
-        {
-            k++;
-            if (hl_starts_with(th_gets(e, "topic"), "alert.") &&
-                hl_streq(th_gets(e, "ticket.no"), no))
-                n++;
-        }
-        after = th_geti(r, "last");
-        cJSON_Delete(r);
-        if (k == 0) return n;
-    }
+    s_alert_count a = {no, 0};
+    td_each_event(mgr, 0, s_count_alert, &a);
+    return a.n;
 }
 
 /* kill -9 after the yellow; the red still comes once after the restart */

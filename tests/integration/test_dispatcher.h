@@ -127,19 +127,36 @@ static inline void td_err_msg(th_client *c, const char *code, const char *needle
     cJSON_Delete(r);
 }
 
+/* Every event of the durable log in order, read page by page as mgr (a
+ * manager): each(ev, arg) for each one (each may be NULL). With gapless the
+ * seqs must run 1, 2, 3 ... without a gap. Returns how many there are. */
+static inline int64_t td_each_event(th_client *mgr, int gapless,
+                                    void (*each)(const cJSON *ev, void *arg), void *arg)
+{
+    int64_t after = 0, n = 0;
+    for (;;) {
+        cJSON *r = th_ok(mgr, "events", "{\"after\":%lld,\"limit\":1000}", (long long)after);
+        const cJSON *ev;
+        int k = 0;
+        cJSON_ArrayForEach(ev, th_get(r, "events"))
+        {
+            if (gapless && th_geti(ev, "seq") != n + 1)
+                fail_msg("event log gap: seq %lld where %lld was due",
+                         (long long)th_geti(ev, "seq"), (long long)(n + 1));
+            n++;
+            k++;
+            if (each) each(ev, arg);
+        }
+        after = th_geti(r, "last");
+        cJSON_Delete(r);
+        if (k == 0) return n;
+    }
+}
+
 /* Number of events in the durable log (as a manager). */
 static inline int td_event_count(th_client *mgr)
 {
-    int n = 0;
-    int64_t after = 0;
-    for (;;) {
-        cJSON *r = th_ok(mgr, "events", "{\"after\":%lld,\"limit\":1000}", (long long)after);
-        int k = cJSON_GetArraySize(cJSON_GetObjectItem(r, "events"));
-        after = th_geti(r, "last");
-        cJSON_Delete(r);
-        n += k;
-        if (k == 0) return n;
-    }
+    return (int)td_each_event(mgr, 0, NULL, NULL);
 }
 
 #endif

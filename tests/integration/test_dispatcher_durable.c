@@ -82,30 +82,16 @@ static int s_census(th_client *c, int counts[NWRITERS][PER_WRITER],
     }
 }
 
+static void s_created_event(const cJSON *ev, void *arg)
+{
+    assert_string_equal(th_gets(ev, "kind"), "created");
+    assert_true(th_geti(ev, "ticket.id") >= 1);
+}
+
 /* The event log: seq 1..n without a gap, one created event per ticket. */
 static int s_check_log(th_client *mgr, int tickets)
 {
-    int64_t after = 0, expect = 1;
-    int n = 0;
-    for (;;) {
-        cJSON *r = th_ok(mgr, "events", "{\"after\":%lld,\"limit\":1000}", (long long)after);
-        const cJSON *ev;
-        int k = 0;
-        cJSON_ArrayForEach(ev, th_get(r, "events"))
-        {
-            if (th_geti(ev, "seq") != expect)
-                fail_msg("event log gap: seq %lld where %lld was due",
-                         (long long)th_geti(ev, "seq"), (long long)expect);
-            assert_string_equal(th_gets(ev, "kind"), "created");
-            assert_true(th_geti(ev, "ticket.id") >= 1);
-            expect++;
-            k++;
-        }
-        after = th_geti(r, "last");
-        cJSON_Delete(r);
-        n += k;
-        if (k == 0) break;
-    }
+    int n = (int)td_each_event(mgr, 1, s_created_event, NULL);
     assert_int_equal(n, tickets);
     return n;
 }

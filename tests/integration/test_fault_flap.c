@@ -69,6 +69,29 @@ typedef struct counts {
     int created, accepted, resolved, other;
 } counts;
 
+typedef struct s_tally {
+    counts *per;
+    int made;
+} s_tally;
+
+/* Count an event of the log under its ticket. */
+static void s_tally_event(const cJSON *e, void *arg)
+{
+    s_tally *t = arg;
+    int64_t id = th_geti(e, "ticket.id");
+    const char *kind = th_gets(e, "kind");
+    if (id < 1) return; /* units online and offline */
+    assert_true(id <= t->made);
+    if (strcmp(kind, "created") == 0)
+        t->per[id].created++;
+    else if (strcmp(kind, "accepted") == 0)
+        t->per[id].accepted++;
+    else if (strcmp(kind, "resolved") == 0)
+        t->per[id].resolved++;
+    else
+        t->per[id].other++;
+}
+
 static void test_flapping_link_loses_nothing(void **state)
 {
     th_disp d = {0};
@@ -120,31 +143,8 @@ static void test_flapping_link_loses_nothing(void **state)
 
     /* exactly once, by the dispatcher's history */
     counts *per = calloc((size_t)made + 1, sizeof *per);
-    int64_t after = 0;
-    for (;;) {
-        cJSON *r = th_ok(mgr, "events", "{\"after\":%lld,\"limit\":1000}", (long long)after);
-        const cJSON *e;
-        int k = 0;
-        cJSON_ArrayForEach(e, th_get(r, "events"))
-        {
-            k++;
-            int64_t id = th_geti(e, "ticket.id");
-            const char *kind = th_gets(e, "kind");
-            if (id < 1) continue; /* units online and offline */
-            assert_true(id <= made);
-            if (strcmp(kind, "created") == 0)
-                per[id].created++;
-            else if (strcmp(kind, "accepted") == 0)
-                per[id].accepted++;
-            else if (strcmp(kind, "resolved") == 0)
-                per[id].resolved++;
-            else
-                per[id].other++;
-        }
-        after = th_geti(r, "last");
-        cJSON_Delete(r);
-        if (k == 0) break;
-    }
+    s_tally tally = {per, made};
+    td_each_event(mgr, 0, s_tally_event, &tally);
     for (int id = 1; id <= made; id++)
         if (per[id].created != 1 || per[id].accepted != 1 || per[id].resolved != 1 ||
             per[id].other != 0)

@@ -339,45 +339,40 @@ typedef struct evc {
     int64_t last_seq, closed_seq;
 } evc;
 
+typedef struct s_tally {
+    const soak *s;
+    evc *c;
+} s_tally;
+
+/* Count an event of the log under its ticket. */
+static void s_tally_event(const cJSON *e, void *arg)
+{
+    s_tally *t = arg;
+    int64_t seq = th_geti(e, "seq");
+    int64_t id = th_geti(e, "ticket.id");
+    if (id < 1) return;
+    if (id > t->s->n) fail_msg("an event of ticket %lld, beyond the %d made", (long long)id,
+                               t->s->n);
+    evc *x = &t->c[id];
+    const char *kind = th_gets(e, "kind");
+    x->last_seq = seq;
+    if (!strcmp(kind, "created")) x->created++;
+    else if (!strcmp(kind, "accepted")) x->accepted++;
+    else if (!strcmp(kind, "resolved")) x->resolved++;
+    else if (!strcmp(kind, "returned")) x->returned++;
+    else if (!strcmp(kind, "dispatched")) x->dispatched++;
+    else if (!strcmp(kind, "reopened")) x->reopened++;
+    else if (!strcmp(kind, "closed")) {
+        x->closed++;
+        x->closed_seq = seq;
+    } else x->other++;
+}
+
 static void s_verify(soak *s, th_client *mgr, int64_t *events_total)
 {
     evc *c = calloc((size_t)s->n + 1, sizeof *c);
-    int64_t after = 0, expect = 1;
-    for (;;) {
-        cJSON *r = th_ok(mgr, "events", "{\"after\":%lld,\"limit\":1000}", (long long)after);
-        const cJSON *e;
-        int k = 0;
-        cJSON_ArrayForEach(e, th_get(r, "events"))
-        {
-            k++;
-            int64_t seq = th_geti(e, "seq");
-            if (seq != expect)
-                fail_msg("event log gap: seq %lld where %lld was due", (long long)seq,
-                         (long long)expect);
-            expect++;
-            int64_t id = th_geti(e, "ticket.id");
-            if (id < 1) continue;
-            if (id > s->n) fail_msg("an event of ticket %lld, beyond the %d made", (long long)id,
-                                    s->n);
-            evc *x = &c[id];
-            const char *kind = th_gets(e, "kind");
-            x->last_seq = seq;
-            if (!strcmp(kind, "created")) x->created++;
-            else if (!strcmp(kind, "accepted")) x->accepted++;
-            else if (!strcmp(kind, "resolved")) x->resolved++;
-            else if (!strcmp(kind, "returned")) x->returned++;
-            else if (!strcmp(kind, "dispatched")) x->dispatched++;
-            else if (!strcmp(kind, "reopened")) x->reopened++;
-            else if (!strcmp(kind, "closed")) {
-                x->closed++;
-                x->closed_seq = seq;
-            } else x->other++;
-        }
-        after = th_geti(r, "last");
-        cJSON_Delete(r);
-        if (k == 0) break;
-    }
-    *events_total = expect - 1;
+    s_tally tally = {s, c};
+    *events_total = td_each_event(mgr, 1, s_tally_event, &tally);
     int64_t dispatches = 0, returns = 0, reopens = 0;
     for (int64_t id = 1; id <= s->n; id++) {
         evc *x = &c[id];
@@ -404,7 +399,7 @@ static void s_verify(soak *s, th_client *mgr, int64_t *events_total)
         cJSON_Delete(r);
     }
     int closed = 0;
-    after = 0;
+    int64_t after = 0;
     for (;;) {
         cJSON *r = after ? th_ok(mgr, "list", "{\"status\":[\"closed\"],\"limit\":1000,\"after\":%lld}",
                                  (long long)after)
