@@ -176,11 +176,15 @@ static const char *const s_migrations[] = {
     "DROP TABLE idem;"
     "ALTER TABLE idem_v3 RENAME TO idem;"
     "CREATE INDEX idem_created ON idem(created_at);",
-    /* v4: two indexes fewer to write on every create. tickets_phone was
+    /* v4: five b-trees fewer to write on every create. tickets_phone was
      * the first column of tickets_repeat, which serves a phone's history as
      * well (a caller has few tickets to sort). Idempotency keys are appended
-     * in time order, so the purge walks them from the oldest by rowid. */
-    "DROP INDEX IF EXISTS tickets_phone; DROP INDEX IF EXISTS idem_created;",
+     * in time order, so the purge walks them from the oldest by rowid.
+     * Nothing looked dispatches up by ticket or by unit. The day's last
+     * ticket number is read from the tickets' own unique index. */
+    "DROP INDEX IF EXISTS tickets_phone; DROP INDEX IF EXISTS idem_created;"
+    " DROP INDEX IF EXISTS dispatches_ticket; DROP INDEX IF EXISTS dispatches_unit_time;"
+    " DROP TABLE IF EXISTS daily_seq;",
 };
 
 #define S_NMIGRATIONS ((int)HL_ARRAY_LEN(s_migrations))
@@ -291,14 +295,13 @@ struct store {
     int64_t marked_seq; /* next_seq at store_mark */
     int64_t next_ticket, marked_ticket; /* the id the next ticket gets; at store_mark */
     int64_t marked_changes; /* sqlite3_total_changes64 at store_mark */
-    /* The day's ticket numbering, counted here and written to daily_seq
-     * once per batch (an upsert per ticket was a tenth of a create). */
+    /* The day's ticket numbering, counted here from the day's last number
+     * in the tickets table (an upsert per ticket was a tenth of a create). */
     char day[9];
     int64_t day_n, marked_day_n;
-    int day_valid; /* day and day_n are daily_seq's, plus this batch's */
-    int day_dirty; /* day_n is ahead of daily_seq */
+    int day_valid; /* day and day_n are the table's, plus this batch's */
     sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *daily_get, *daily_put, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
+    sqlite3_stmt *daily_get, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
     sqlite3_stmt *co_delete, *co_insert;
     sqlite3_stmt *d_open, *d_get, *d_end, *d_signed, *d_resolved, *d_callback, *d_extended;
     sqlite3_stmt *d_progress, *d_due, *d_first, *d_stats;
@@ -535,9 +538,9 @@ static int s_prepare_all(store *st)
         {&st->begin, "BEGIN"},
         {&st->commit, "COMMIT"},
         {&st->rollback, "ROLLBACK"},
-        {&st->daily_get, "SELECT n FROM daily_seq WHERE day = :day"},
-        {&st->daily_put, "INSERT INTO daily_seq (day, n) VALUES (:day, :n) "
-                         "ON CONFLICT (day) DO UPDATE SET n = excluded.n"},
+        /* "YYYYMMDD-NNNNNN": the day's numbers sort between "YYYYMMDD-" and
+         * "YYYYMMDD." ('.' follows '-') */
+        {&st->daily_get, "SELECT max(no) FROM tickets WHERE no > :day || '-' AND no < :day || '.'"},
         {&st->t_insert, "INSERT INTO tickets (" TICKET_COLS ") VALUES (" TICKET_VALUES ")"},
         {&st->t_update, TICKET_UPDATE},
         {&st->t_get, "SELECT " TICKET_COLS " FROM tickets WHERE id = :id"},
@@ -892,8 +895,6 @@ int store_set_max_pages(store *st, int64_t pages, int64_t *effective)
 
 /* ---- batches ------------------------------------------------------------------ */
 
-static int s_day_flush(store *st);
-
 /* After some failures (a full disk, an I/O error, out of memory) SQLite
  * rolls back the whole transaction, not just the statement. Then nothing of
  * the batch remains, and nothing more may run in it: a SAVEPOINT outside a
@@ -933,10 +934,6 @@ int store_commit(store *st)
         memcpy(keep, st->err, sizeof keep);
         s_load_next_seq(st);
         memcpy(st->err, keep, sizeof keep);
-        return STORE_ERROR;
-    }
-    if (s_day_flush(st) != STORE_OK) {
-        store_rollback(st);
         return STORE_ERROR;
     }
     st->in_batch = 0;
@@ -1120,22 +1117,10 @@ static int s_co_insert(store *st, const ticket *t)
     return STORE_OK;
 }
 
-/* Write the day's count to daily_seq if this batch moved it. */
-static int s_day_flush(store *st)
-{
-    if (!st->day_dirty) return STORE_OK;
-    s_bind_text(st->daily_put, ":day", st->day);
-    s_bind_int(st->daily_put, ":n", st->day_n);
-    if (s_run(st, st->daily_put, "numbering tickets") != STORE_OK) return STORE_ERROR;
-    st->day_dirty = 0;
-    return STORE_OK;
-}
-
 /* The next number of day yyyymmdd. */
 static int s_day_next(store *st, const char yyyymmdd[9], int64_t *n)
 {
     if (!st->day_valid || memcmp(st->day, yyyymmdd, 8) != 0) {
-        if (st->day_valid && s_day_flush(st) != STORE_OK) return STORE_ERROR;
         sqlite3_stmt *s = st->daily_get;
         memcpy(st->day, yyyymmdd, 8);
         st->day[8] = '\0';
@@ -1146,13 +1131,12 @@ static int s_day_next(store *st, const char yyyymmdd[9], int64_t *n)
             s_done(s);
             return STORE_ERROR;
         }
-        st->day_n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        const char *last = rc == SQLITE_ROW ? s_col_text(s, 0) : NULL;
+        st->day_n = last && strlen(last) > 9 ? strtoll(last + 9, NULL, 10) : 0;
         s_done(s);
         st->day_valid = 1;
-        st->day_dirty = 0;
     }
     *n = ++st->day_n;
-    st->day_dirty = 1;
     return STORE_OK;
 }
 

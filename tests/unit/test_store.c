@@ -317,6 +317,14 @@ static void test_numbering(void **state)
         s_insert(st, days[i], want[i]);
     assert_int_equal(store_commit(st), 0);
     store_close(&st);
+    /* a restart goes on from each day's last number in the tickets table */
+    st = s_open();
+    assert_int_equal(store_begin(st), 0);
+    s_insert(st, "20261128", "20261128-000002");
+    s_insert(st, "20261127", "20261127-000004");
+    s_insert(st, "20261129", "20261129-000001");
+    assert_int_equal(store_commit(st), 0);
+    store_close(&st);
 }
 
 static void test_repeat_lookup_and_list(void **state)
@@ -667,6 +675,15 @@ static void test_schema_v4_plans(void **state)
            plan, sizeof plan);
     assert_null(strstr(plan, "TEMP B-TREE"));
     assert_non_null(strstr(plan, "USING INTEGER PRIMARY KEY"));
+    s_plan(db,
+           "SELECT max(no) FROM tickets WHERE no > '20261127' || '-' AND no < '20261127' || '.'",
+           plan, sizeof plan);
+    assert_non_null(strstr(plan, "sqlite_autoindex_tickets_1"));
+    s_plan(db,
+           "SELECT unit, COUNT(*) FROM dispatches WHERE dispatched_at >= 1 AND dispatched_at < 2"
+           " GROUP BY unit ORDER BY unit",
+           plan, sizeof plan);
+    assert_non_null(strstr(plan, "INDEX dispatches_time"));
     sqlite3_close(db);
 }
 
