@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,7 +393,9 @@ static int s_paced(const bn_opts *o, const bn_disp *d, int rate, int total, int 
     int64_t step = 1000000000LL / rate;
     int sent = 0, done = 0, failed = 0;
     char req[1024], buf[8192];
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    int fd = -1;
+    size_t fdlen = sizeof fd;
+    if (rc == 0 && zmq_getsockopt(s, ZMQ_FD, &fd, &fdlen) != 0) rc = -1;
     int64_t t0 = bn_ns() + 10000000, last = bn_ns();
     while (rc == 0 && done < total + warm) {
         int64_t now = bn_ns();
@@ -405,12 +408,20 @@ static int s_paced(const bn_opts *o, const bn_disp *d, int rate, int total, int 
             zmq_send(s, req, (size_t)n, 0);
             sent++;
         }
+        /* Wait for a reply or the next send, whichever comes first, to the
+         * microsecond: zmq_poll counts whole milliseconds, and a sleep
+         * between sends would see a reply only after it, charging the
+         * dispatcher with up to a millisecond of the driver's own napping.
+         * ZMQ_FD wakes ppoll when the socket's state changes; ZMQ_EVENTS
+         * (read before every wait) says whether a reply is there. */
+        int events = 0;
+        size_t elen = sizeof events;
+        zmq_getsockopt(s, ZMQ_EVENTS, &events, &elen);
         int64_t wait = sent < total + warm ? t0 + step * sent - bn_ns() : 100000000;
-        long ms = wait > 0 ? (long)(wait / 1000000) : 0;
-        if (zmq_poll(&it, 1, ms) == 0 && ms == 0 && wait > 0) {
-            /* under a millisecond to go: sleep it off rather than spin */
-            struct timespec ts = {0, (long)wait};
-            nanosleep(&ts, NULL);
+        if (!(events & ZMQ_POLLIN) && wait > 0) {
+            struct pollfd pfd = {fd, POLLIN, 0};
+            struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
+            ppoll(&pfd, 1, &ts, NULL);
         }
         int n;
         while ((n = s_recv(s, buf, sizeof buf)) >= 0) {
