@@ -66,6 +66,22 @@ static inline void dl_start(th_disp *d)
     th_disp_start(d, th_write("deadline.json", s_dl_config), th_path(db), NULL);
 }
 
+/* The dispatcher a test file shares, with cmocka's setup (dl_start) and
+ * teardown (it must stop cleanly) for it. */
+static th_disp dl_d __attribute__((unused));
+
+static __attribute__((unused)) int dl_setup(void **state)
+{
+    dl_start(&dl_d);
+    return 0;
+}
+
+static __attribute__((unused)) int dl_teardown(void **state)
+{
+    assert_int_equal(th_disp_stop(&dl_d), 0);
+    return 0;
+}
+
 /* Wall-clock now in ms (the dispatcher runs on the same clock). */
 static inline int64_t dl_wall_ms(void)
 {

@@ -6,20 +6,6 @@
  * left the lead's hands. */
 #include "test_deadline.h"
 
-static th_disp s_d;
-
-static int setup(void **state)
-{
-    dl_start(&s_d);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    assert_int_equal(th_disp_stop(&s_d), 0);
-    return 0;
-}
-
 /* Exactly these members, in this order. */
 static void s_assert_keys(const cJSON *o, const char *const *keys, int n)
 {
@@ -68,10 +54,10 @@ static void s_check_alert(const dl_log *l, const cJSON *a, const char *no, const
 static void test_escalation(void **state)
 {
     dl_log l;
-    dl_log_init(&l, s_d.events);
-    th_client *op = th_client_new(s_d.front, "operator", NULL);
-    th_client *mgr = th_client_new(s_d.front, "manager", NULL);
-    th_client *w = th_client_new(s_d.front, "worker", "t.a.g1");
+    dl_log_init(&l, dl_d.events);
+    th_client *op = th_client_new(dl_d.front, "operator", NULL);
+    th_client *mgr = th_client_new(dl_d.front, "manager", NULL);
+    th_client *w = th_client_new(dl_d.front, "worker", "t.a.g1");
     cJSON *t = dl_create(op, "esc", "C-A1", "13900000001");
     const char *no = th_gets(t, "no");
     int64_t t0 = td_ms(th_gets(t, "dispatched_at"));
@@ -166,9 +152,9 @@ static void test_escalation(void **state)
 static void test_stage_done(void **state)
 {
     dl_log l;
-    dl_log_init(&l, s_d.events);
-    th_client *op = th_client_new(s_d.front, "operator", NULL);
-    th_client *w = th_client_new(s_d.front, "worker", "t.a.g1");
+    dl_log_init(&l, dl_d.events);
+    th_client *op = th_client_new(dl_d.front, "operator", NULL);
+    th_client *w = th_client_new(dl_d.front, "worker", "t.a.g1");
     cJSON *signd = dl_create(op, "slow", "C-A1", "13900000011");
     cJSON *cancelled = dl_create(op, "slow", "C-A1", "13900000012");
     cJSON *returned = dl_create(op, "slow", "C-A1", "13900000013");
@@ -218,8 +204,8 @@ static void test_stage_done(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stage_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalation, dl_setup, dl_teardown),
+        cmocka_unit_test_setup_teardown(test_stage_done, dl_setup, dl_teardown),
     };
     return TH_MAIN("deadline_flags", tests);
 }

@@ -7,20 +7,6 @@
 
 #include <math.h>
 
-static th_disp s_d;
-
-static int setup(void **state)
-{
-    dl_start(&s_d);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    assert_int_equal(th_disp_stop(&s_d), 0);
-    return 0;
-}
-
 /* The expected table. Dispatches (a reopened or re-dispatched ticket is a
  * new dispatch; "quick" is sign 1 s / finish 2 s, "easy" is 4 h / 5 wd):
  *
@@ -121,12 +107,12 @@ static char *s_new(th_client *op, const char *category, const char *cell, const 
 static void test_stats_scenario(void **state)
 {
     dl_log l;
-    dl_log_init(&l, s_d.events);
-    th_client *op = th_client_new(s_d.front, "operator", NULL);
-    th_client *mgr = th_client_new(s_d.front, "manager", NULL);
-    th_client *wa = th_client_new(s_d.front, "worker", "t.a.g1");
-    th_client *wb = th_client_new(s_d.front, "worker", "t.b.g1");
-    th_client *ww = th_client_new(s_d.front, "worker", "t.water");
+    dl_log_init(&l, dl_d.events);
+    th_client *op = th_client_new(dl_d.front, "operator", NULL);
+    th_client *mgr = th_client_new(dl_d.front, "manager", NULL);
+    th_client *wa = th_client_new(dl_d.front, "worker", "t.a.g1");
+    th_client *wb = th_client_new(dl_d.front, "worker", "t.b.g1");
+    th_client *ww = th_client_new(dl_d.front, "worker", "t.water");
     int64_t start = td_server_now(mgr);
 
     /* the late ones first: their clocks run while the rest is done */
@@ -245,7 +231,7 @@ static void test_stats_scenario(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stats_scenario, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_scenario, dl_setup, dl_teardown),
     };
     return TH_MAIN("deadline_stats", tests);
 }
