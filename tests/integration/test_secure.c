@@ -701,22 +701,13 @@ static void test_sighup(void **state)
 
 /* ---- start-up --------------------------------------------------------------------- */
 
-static int s_run_disp(const char *cfg, char **err, ...)
-{
-    const char *pre[] = {"-c", cfg, NULL};
-    va_list ap;
-    va_start(ap, err);
-    int rc = th_run_binv("hotline-dispatcher", pre, NULL, NULL, err, 10000, ap);
-    va_end(ap);
-    return rc;
-}
-
 static void s_refused(const char *cfg, const char *needle)
 {
     char *err = NULL;
     char db[1100];
     snprintf(db, sizeof db, "%s", th_path("refused.db"));
-    int rc = s_run_disp(cfg, &err, "--db", db, NULL);
+    int rc = th_run_bin("hotline-dispatcher", NULL, NULL, NULL, &err, 10000, "-c", cfg, "--db", db,
+                        NULL);
     if (rc != 2) fail_msg("exit %d, want 2; stderr: %s", rc, err ? err : "");
     s_expect_in(err, needle);
     free(err);
@@ -861,8 +852,9 @@ static void test_bind(void **state)
     assert_int_equal(th_disp_stop(&d), 0);
     /* without it, not */
     char *err = NULL;
-    int rc = s_run_disp(th_src("config/test-small.json"), &err, "--db", th_path("lo.db"), "--front",
-                        any, NULL);
+    int rc = th_run_bin("hotline-dispatcher", NULL, NULL, NULL, &err, 10000, "-c",
+                        th_src("config/test-small.json"), "--db", th_path("lo.db"), "--front", any,
+                        NULL);
     assert_int_equal(rc, 2);
     s_expect_in(err, "without CURVE");
     free(err);
