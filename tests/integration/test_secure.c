@@ -753,12 +753,27 @@ static void test_startup_refusals(void **state)
               "config: security.clients");
 }
 
+/* The build's program prog, run with these arguments (NULL-terminated) for
+ * at most ms, exits 2 at start-up and says needle on stderr. */
+static void s_exits_2(const char *prog, int ms, const char *needle, ...)
+{
+    char *out = NULL, *err = NULL;
+    va_list ap;
+    va_start(ap, needle);
+    int rc = th_run_binv(prog, NULL, NULL, &out, &err, ms, ap);
+    va_end(ap);
+    assert_int_equal(rc, 2);
+    s_expect_in(err, needle);
+    free(out);
+    free(err);
+}
+
 /* Clients refuse unusable key files with a message naming the file. */
 static void test_client_key_errors(void **state)
 {
     s_keys();
     /* copies: the harness's path slots are reused */
-    char loose[1100], junk[1100], server[1100];
+    char loose[1100], junk[1100], server[1100], db[1100];
     char *sec = th_read(s_key_path("wa", "key_secret"));
     snprintf(loose, sizeof loose, "%s", th_write("loose-wa.key_secret", sec));
     free(sec);
@@ -766,68 +781,22 @@ static void test_client_key_errors(void **state)
     snprintf(junk, sizeof junk, "%s", th_write("junk.key_secret", "not a key\n"));
     chmod(junk, 0600);
     snprintf(server, sizeof server, "%s", s_key_path("dispatcher", "key"));
-    char *out = NULL, *err = NULL;
+    snprintf(db, sizeof db, "%s", th_path("k.db"));
     /* the console */
-    int rc = s_hotline(&out, &err, "--key", loose, "--server-key", server, "list", NULL);
-    assert_int_equal(rc, 2);
-    s_expect_in(err, "chmod 600");
-    free(out);
-    free(err);
-    rc = s_hotline(&out, &err, "--key", junk, "--server-key", server, "list", NULL);
-    assert_int_equal(rc, 2);
-    s_expect_in(err, "does not hold a CURVE key");
-    free(out);
-    free(err);
-    rc = s_hotline(&out, &err, "--key", s_key_path("op", "key"), "--server-key", server, "list",
-                   NULL);
-    assert_int_equal(rc, 2);
-    s_expect_in(err, "public half");
-    free(out);
-    free(err);
-    rc = s_hotline(&out, &err, "--key", s_key_path("op", "key_secret"), "list", NULL);
-    assert_int_equal(rc, 2);
-    s_expect_in(err, "--server-key");
-    free(out);
-    free(err);
-    rc = s_hotline(&out, &err, "--key", s_key_path("op", "key_secret"), "--server-key",
-                   "0123456789012345678901234567890123456789x", "list", NULL);
-    assert_int_equal(rc, 2);
-    s_expect_in(err, "server key");
-    free(out);
-    free(err);
+    s_exits_2("hotline", 20000, "chmod 600", "--key", loose, "--server-key", server, "list", NULL);
+    s_exits_2("hotline", 20000, "does not hold a CURVE key", "--key", junk, "--server-key", server,
+              "list", NULL);
+    s_exits_2("hotline", 20000, "public half", "--key", s_key_path("op", "key"), "--server-key",
+              server, "list", NULL);
+    s_exits_2("hotline", 20000, "--server-key", "--key", s_key_path("op", "key_secret"), "list",
+              NULL);
+    s_exits_2("hotline", 20000, "server key", "--key", s_key_path("op", "key_secret"),
+              "--server-key", "0123456789012345678901234567890123456789x", "list", NULL);
     /* the worker */
-    const char *argv[] = {th_bin("hotline-worker"),
-                          "--unit",
-                          "t.a",
-                          "--connect",
-                          "tcp://127.0.0.1:1",
-                          "--db",
-                          th_path("k.db"),
-                          "--key",
-                          loose,
-                          "--server-key",
-                          server,
-                          NULL};
-    rc = th_run(argv, NULL, &out, &err, 10000);
-    assert_int_equal(rc, 2);
-    s_expect_in(err, "has mode 0644");
-    free(out);
-    free(err);
-    const char *argv2[] = {th_bin("hotline-worker"),
-                           "--unit",
-                           "t.a",
-                           "--connect",
-                           "tcp://127.0.0.1:1",
-                           "--db",
-                           th_path("k.db"),
-                           "--key",
-                           s_key_path("wa", "key_secret"),
-                           NULL};
-    rc = th_run(argv2, NULL, &out, &err, 10000);
-    assert_int_equal(rc, 2);
-    s_expect_in(err, "--server-key");
-    free(out);
-    free(err);
+    s_exits_2("hotline-worker", 10000, "has mode 0644", "--unit", "t.a", "--connect",
+              "tcp://127.0.0.1:1", "--db", db, "--key", loose, "--server-key", server, NULL);
+    s_exits_2("hotline-worker", 10000, "--server-key", "--unit", "t.a", "--connect",
+              "tcp://127.0.0.1:1", "--db", db, "--key", s_key_path("wa", "key_secret"), NULL);
 }
 
 static void test_bind(void **state)
