@@ -201,25 +201,25 @@ static inline cJSON *dl_create(th_client *op, const char *category, const char *
     return t;
 }
 
+typedef struct dl__listed {
+    const char *no;
+    cJSON **out;
+    int max, n;
+} dl__listed;
+
+static inline void dl__keep_alert(const cJSON *a, void *arg)
+{
+    dl__listed *l = arg;
+    if (!hl_streq(th_gets(a, "ticket.no"), l->no) || l->n >= l->max) return;
+    l->out[l->n++] = cJSON_Duplicate(a, 1);
+}
+
 /* The alerts of ticket no in the alerts op (as a manager), oldest first. */
 static inline int dl_listed(th_client *mgr, const char *no, cJSON **out, int max)
 {
-    int n = 0;
-    int64_t after = 0;
-    for (;;) {
-        cJSON *r = after ? th_ok(mgr, "alerts", "{\"limit\":1000,\"after\":%lld}", (long long)after)
-                         : th_ok(mgr, "alerts", "{\"limit\":1000}");
-        const cJSON *a;
-        cJSON_ArrayForEach(a, th_get(r, "alerts"))
-        {
-            if (!hl_streq(th_gets(a, "ticket.no"), no) || n >= max) continue;
-            out[n++] = cJSON_Duplicate(a, 1);
-        }
-        const cJSON *next = th_get(r, "next");
-        after = cJSON_IsNumber(next) ? (int64_t)next->valuedouble : 0;
-        cJSON_Delete(r);
-        if (!after) break;
-    }
+    dl__listed l = {no, out, max, 0};
+    td_each_item(mgr, "alerts", "alerts", NULL, dl__keep_alert, &l);
+    int n = l.n;
     /* newest first on the wire: turn them around */
     for (int i = 0; i < n / 2; i++) {
         cJSON *tmp = out[i];

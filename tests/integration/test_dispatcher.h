@@ -153,6 +153,38 @@ static inline int64_t td_each_event(th_client *mgr, int gapless,
     }
 }
 
+/* Every item of a listing op ("list" or "alerts") as c, page by page (1000
+ * a page, following next): each(item, arg) for each one of the array key
+ * ("tickets", "alerts"); each may be NULL. filters (JSON members such as
+ * "\"status\":[\"closed\"]", or NULL) go with every request. Returns how
+ * many items there are. */
+static inline int64_t td_each_item(th_client *c, const char *op, const char *key,
+                                   const char *filters,
+                                   void (*each)(const cJSON *item, void *arg), void *arg)
+{
+    int64_t after = 0, n = 0;
+    for (;;) {
+        char args[1024];
+        int len = snprintf(args, sizeof args, "{\"limit\":1000");
+        if (filters) len += snprintf(args + len, sizeof args - (size_t)len, ",%s", filters);
+        if (after)
+            len += snprintf(args + len, sizeof args - (size_t)len, ",\"after\":%lld",
+                            (long long)after);
+        snprintf(args + len, sizeof args - (size_t)len, "}");
+        cJSON *r = th_ok(c, op, "%s", args);
+        const cJSON *item;
+        cJSON_ArrayForEach(item, th_get(r, key))
+        {
+            n++;
+            if (each) each(item, arg);
+        }
+        const cJSON *next = th_get(r, "next");
+        after = cJSON_IsNumber(next) ? (int64_t)next->valuedouble : 0;
+        cJSON_Delete(r);
+        if (!after) return n;
+    }
+}
+
 /* Number of events in the durable log (as a manager). */
 static inline int td_event_count(th_client *mgr)
 {

@@ -51,35 +51,32 @@ static int s_marker(const char *desc, int *k, int *i)
            *i >= 0 && *i < PER_WRITER;
 }
 
+typedef struct s_counts {
+    int (*counts)[PER_WRITER];
+    int64_t (*ids)[PER_WRITER];
+} s_counts;
+
+static void s_census_ticket(const cJSON *t, void *arg)
+{
+    s_counts *c = arg;
+    int k, i;
+    if (!s_marker(th_gets(t, "description"), &k, &i))
+        fail_msg("a ticket without a marker: %s", th_gets(t, "description"));
+    c->counts[k][i]++;
+    c->ids[k][i] = th_geti(t, "id");
+    /* no half-made ticket: routed, numbered, with deadlines */
+    assert_string_equal(th_gets(t, "status"), "dispatched");
+    assert_string_equal(th_gets(t, "lead"), "t.a");
+    assert_non_null(th_gets(t, "no"));
+    assert_non_null(th_gets(t, "finish_due"));
+}
+
 /* Count the tickets of every marker, paging through list. */
 static int s_census(th_client *c, int counts[NWRITERS][PER_WRITER],
                     int64_t ids[NWRITERS][PER_WRITER])
 {
-    int total = 0;
-    int64_t after = 0;
-    for (;;) {
-        cJSON *r = after ? th_ok(c, "list", "{\"limit\":1000,\"after\":%lld}", (long long)after)
-                         : th_ok(c, "list", "{\"limit\":1000}");
-        const cJSON *t;
-        cJSON_ArrayForEach(t, th_get(r, "tickets"))
-        {
-            int k, i;
-            if (!s_marker(th_gets(t, "description"), &k, &i))
-                fail_msg("a ticket without a marker: %s", th_gets(t, "description"));
-            counts[k][i]++;
-            ids[k][i] = th_geti(t, "id");
-            /* no half-made ticket: routed, numbered, with deadlines */
-            assert_string_equal(th_gets(t, "status"), "dispatched");
-            assert_string_equal(th_gets(t, "lead"), "t.a");
-            assert_non_null(th_gets(t, "no"));
-            assert_non_null(th_gets(t, "finish_due"));
-            total++;
-        }
-        const cJSON *next = th_get(r, "next");
-        after = cJSON_IsNumber(next) ? (int64_t)next->valuedouble : 0;
-        cJSON_Delete(r);
-        if (!after) return total;
-    }
+    s_counts sc = {counts, ids};
+    return (int)td_each_item(c, "list", "tickets", NULL, s_census_ticket, &sc);
 }
 
 static void s_created_event(const cJSON *ev, void *arg)
@@ -307,18 +304,7 @@ static void test_disk_full(void **state)
     /* still serving reads, with exactly what was acknowledged */
     td_ok(op, "ping", "");
     th_client *mgr = th_client_new(d.front, "manager", NULL);
-    int n = 0;
-    int64_t after = 0;
-    for (;;) {
-        cJSON *r = after ? th_ok(mgr, "list", "{\"limit\":1000,\"after\":%lld}", (long long)after)
-                         : th_ok(mgr, "list", "{\"limit\":1000}");
-        n += cJSON_GetArraySize(th_get(r, "tickets"));
-        const cJSON *next = th_get(r, "next");
-        after = cJSON_IsNumber(next) ? (int64_t)next->valuedouble : 0;
-        cJSON_Delete(r);
-        if (!after) break;
-    }
-    assert_int_equal(n, acked);
+    assert_int_equal(td_each_item(mgr, "list", "tickets", NULL, NULL, NULL), acked);
     s_check_log(mgr, acked);
     th_client_destroy(&op);
     th_client_destroy(&mgr);

@@ -88,44 +88,41 @@ TF_FN int tf_marker(const char *desc, int *k, int *i)
     return desc && sscanf(desc, "marker m%d-%d end", k, i) == 2;
 }
 
+typedef struct tf__census {
+    int nk, per;
+    int *counts;
+} tf__census;
+
+static void tf__census_ticket(const cJSON *t, void *arg)
+{
+    tf__census *c = arg;
+    int k, i;
+    if (!tf_marker(th_gets(t, "description"), &k, &i) || k < 0 || k >= c->nk || i < 0 ||
+        i >= c->per)
+        fail_msg("a ticket without a marker: %s", th_gets(t, "description"));
+    c->counts[k * c->per + i]++;
+    /* routed, numbered, with deadlines: nothing half-made */
+    if (!th_gets(t, "no") || !th_gets(t, "lead") || !th_gets(t, "finish_due"))
+        fail_msg("ticket %lld is half-made", (long long)th_geti(t, "id"));
+}
+
 /* Count the tickets of each marker (counts[k * per + i]), paging through
  * list as mgr; also checks that no ticket is half-made. Returns the total. */
 TF_FN int tf_census(th_client *mgr, int nk, int per, int *counts)
 {
-    int total = 0;
-    int64_t after = 0;
     memset(counts, 0, (size_t)nk * (size_t)per * sizeof *counts);
-    for (;;) {
-        cJSON *r = after ? th_ok(mgr, "list", "{\"limit\":1000,\"after\":%lld}", (long long)after)
-                         : th_ok(mgr, "list", "{\"limit\":1000}");
-        const cJSON *t;
-        cJSON_ArrayForEach(t, th_get(r, "tickets"))
-        {
-            int k, i;
-            if (!tf_marker(th_gets(t, "description"), &k, &i) || k < 0 || k >= nk || i < 0 ||
-                i >= per)
-                fail_msg("a ticket without a marker: %s", th_gets(t, "description"));
-            counts[k * per + i]++;
-            /* routed, numbered, with deadlines: nothing half-made */
-            if (!th_gets(t, "no") || !th_gets(t, "lead") || !th_gets(t, "finish_due"))
-                fail_msg("ticket %lld is half-made", (long long)th_geti(t, "id"));
-            total++;
-        }
-        const cJSON *next = th_get(r, "next");
-        after = cJSON_IsNumber(next) ? (int64_t)next->valuedouble : 0;
-        cJSON_Delete(r);
-        if (!after) return total;
-    }
+    tf__census c = {nk, per, counts};
+    return (int)td_each_item(mgr, "list", "tickets", NULL, tf__census_ticket, &c);
 }
 
-/* The event log from seq 1 without a gap; returns how many events it
- * holds and (when created is given) how many are "created". */
 static void tf__count_created(const cJSON *ev, void *created)
 {
     const char *kind = th_gets(ev, "kind");
     *(int *)created += kind && strcmp(kind, "created") == 0;
 }
 
+/* The event log from seq 1 without a gap; returns how many events it
+ * holds and (when created is given) how many are "created". */
 TF_FN int tf_check_log(th_client *mgr, int *created)
 {
     int c = 0;

@@ -398,19 +398,8 @@ static void s_verify(soak *s, th_client *mgr, int64_t *events_total)
         assert_int_equal(th_geti(r, "ticket.reopen_count"), c[id].reopened);
         cJSON_Delete(r);
     }
-    int closed = 0;
-    int64_t after = 0;
-    for (;;) {
-        cJSON *r = after ? th_ok(mgr, "list", "{\"status\":[\"closed\"],\"limit\":1000,\"after\":%lld}",
-                                 (long long)after)
-                         : th_ok(mgr, "list", "{\"status\":[\"closed\"],\"limit\":1000}");
-        closed += cJSON_GetArraySize(th_get(r, "tickets"));
-        const cJSON *next = th_get(r, "next");
-        after = cJSON_IsNumber(next) ? (int64_t)next->valuedouble : 0;
-        cJSON_Delete(r);
-        if (!after) break;
-    }
-    assert_int_equal(closed, s->n);
+    assert_int_equal(td_each_item(mgr, "list", "tickets", "\"status\":[\"closed\"]", NULL, NULL),
+                     s->n);
     cJSON *r = th_ok(mgr, "list", "{\"status\":[\"triage\",\"dispatched\",\"accepted\",\"resolved\"]}");
     assert_int_equal(cJSON_GetArraySize(th_get(r, "tickets")), 0);
     cJSON_Delete(r);
