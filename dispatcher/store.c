@@ -301,7 +301,7 @@ struct store {
     int64_t day_n, marked_day_n;
     int day_valid; /* day and day_n are the table's, plus this batch's */
     sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *daily_get, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
+    sqlite3_stmt *daily_last, *daily_get, *t_insert, *t_update, *t_get, *t_by_no, *t_repeat;
     sqlite3_stmt *co_delete, *co_insert;
     sqlite3_stmt *d_open, *d_get, *d_end, *d_signed, *d_resolved, *d_callback, *d_extended;
     sqlite3_stmt *d_progress, *d_due, *d_first, *d_stats;
@@ -538,9 +538,12 @@ static int s_prepare_all(store *st)
         {&st->begin, "BEGIN"},
         {&st->commit, "COMMIT"},
         {&st->rollback, "ROLLBACK"},
-        /* "YYYYMMDD-NNNNNN": the day's numbers sort between "YYYYMMDD-" and
-         * "YYYYMMDD." ('.' follows '-') */
-        {&st->daily_get, "SELECT max(no) FROM tickets WHERE no > :day || '-' AND no < :day || '.'"},
+        /* the newest ticket's number; "YYYYMMDD-NNNNNN" */
+        {&st->daily_last, "SELECT no FROM tickets ORDER BY id DESC LIMIT 1"},
+        /* a day's numbers lie between "YYYYMMDD-" and "YYYYMMDD." ('.'
+         * follows '-'); as numbers, for a day past 999999 tickets */
+        {&st->daily_get, "SELECT max(CAST(substr(no, 10) AS INTEGER)) FROM tickets"
+                         " WHERE no > :day || '-' AND no < :day || '.'"},
         {&st->t_insert, "INSERT INTO tickets (" TICKET_COLS ") VALUES (" TICKET_VALUES ")"},
         {&st->t_update, TICKET_UPDATE},
         {&st->t_get, "SELECT " TICKET_COLS " FROM tickets WHERE id = :id"},
@@ -1121,19 +1124,27 @@ static int s_co_insert(store *st, const ticket *t)
 static int s_day_next(store *st, const char yyyymmdd[9], int64_t *n)
 {
     if (!st->day_valid || memcmp(st->day, yyyymmdd, 8) != 0) {
-        sqlite3_stmt *s = st->daily_get;
         memcpy(st->day, yyyymmdd, 8);
         st->day[8] = '\0';
-        s_bind_text(s, ":day", st->day);
+        /* Numbers grow with ids within a day, so the newest ticket's is the
+         * day's last when it is of this day (one lookup). Otherwise this is
+         * a new day — or the clock went back to an earlier one: count it. */
+        sqlite3_stmt *s = st->daily_last;
         int rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            s_fail(st, "numbering a ticket");
+        const char *no = rc == SQLITE_ROW ? s_col_text(s, 0) : NULL;
+        int found = no && strncmp(no, st->day, 8) == 0 && no[8] == '-';
+        if (found) st->day_n = strtoll(no + 9, NULL, 10);
+        if (!found && (rc == SQLITE_ROW || rc == SQLITE_DONE)) {
             s_done(s);
-            return STORE_ERROR;
+            s = st->daily_get;
+            s_bind_text(s, ":day", st->day);
+            rc = sqlite3_step(s);
+            st->day_n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
         }
-        const char *last = rc == SQLITE_ROW ? s_col_text(s, 0) : NULL;
-        st->day_n = last && strlen(last) > 9 ? strtoll(last + 9, NULL, 10) : 0;
+        int ret =
+            rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : s_fail(st, "numbering a ticket");
         s_done(s);
+        if (ret != STORE_OK) return ret;
         st->day_valid = 1;
     }
     *n = ++st->day_n;

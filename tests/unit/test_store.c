@@ -325,6 +325,32 @@ static void test_numbering(void **state)
     s_insert(st, "20261129", "20261129-000001");
     assert_int_equal(store_commit(st), 0);
     store_close(&st);
+    /* a clock set back to a day before the newest ticket's; and a day past
+     * 999999 tickets, whose numbers no longer sort as text */
+    st = s_open();
+    assert_int_equal(store_begin(st), 0);
+    s_insert(st, "20261128", "20261128-000003");
+    assert_int_equal(store_commit(st), 0);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(s_db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE tickets SET no = '20261130-999999' WHERE no = "
+                                  "'20261129-000001'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    store_close(&st);
+    st = s_open();
+    assert_int_equal(store_begin(st), 0);
+    s_insert(st, "20261130", "20261130-1000000");
+    s_insert(st, "20261128", "20261128-000004");
+    assert_int_equal(store_commit(st), 0);
+    store_close(&st);
+    st = s_open();
+    assert_int_equal(store_begin(st), 0);
+    s_insert(st, "20261130", "20261130-1000001");
+    assert_int_equal(store_commit(st), 0);
+    store_close(&st);
 }
 
 static void test_repeat_lookup_and_list(void **state)
