@@ -287,6 +287,7 @@ struct store {
     sqlite3 *db;
     char *path;
     int lockfd;
+    int synchronous; /* the level store_open set, 0 off … 3 extra */
     char err[512];
     int in_batch;
     int lost; /* SQLite ended the batch's transaction by itself */
@@ -360,6 +361,23 @@ static void s_done(sqlite3_stmt *s)
 {
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+}
+
+/* Step a statement that yields at most one row: STORE_OK with the row to
+ * read (then s_done), STORE_NONE without one, STORE_ERROR with why. */
+static int s_row(store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) return STORE_OK;
+    return rc == SQLITE_DONE ? STORE_NONE : s_fail(st, what);
+}
+
+/* End a walk over rows, rc being the step that stopped it. */
+static int s_rows_end(store *st, sqlite3_stmt *s, int rc, const char *what)
+{
+    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, what);
+    s_done(s);
+    return ret;
 }
 
 /* The index of a named parameter. sqlite3_bind_parameter_index compares
@@ -625,11 +643,12 @@ static int s_prepare_all(store *st)
     return STORE_OK;
 }
 
+/* PRAGMA synchronous by level, 0 off … 3 extra */
+static const char *const s_sync_sql[] = {"PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL",
+                                         "PRAGMA synchronous = FULL", "PRAGMA synchronous = EXTRA"};
+
 store *store_open(const char *path, int synchronous, char **err)
 {
-    static const char *const sync_sql[] = {
-        "PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL",
-        "PRAGMA synchronous = EXTRA"};
     store *st = hl_calloc(1, sizeof *st);
     st->lockfd = -1;
     st->path = hl_strdup(path);
@@ -658,6 +677,7 @@ store *store_open(const char *path, int synchronous, char **err)
      * not malloc): a batch keeps hundreds of small objects alive at once */
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 1200, 1000);
     if (synchronous < 0 || synchronous > 3) synchronous = 2;
+    st->synchronous = synchronous;
     /* WAL: readers (backups, sqlite3 shells) never block the writer, and a
      * commit is one append + fsync. The page cache is bounded (32 MB) so a
      * million tickets do not live in memory. */
@@ -671,7 +691,7 @@ store *store_open(const char *path, int synchronous, char **err)
                  "cannot put the database %s in WAL mode (is it on a network file system?)", path);
         goto fail;
     }
-    if (s_exec(st, sync_sql[synchronous], "setting synchronous") != STORE_OK ||
+    if (s_exec(st, s_sync_sql[synchronous], "setting synchronous") != STORE_OK ||
         s_exec(st, "PRAGMA cache_size = -32768", "setting the cache size") != STORE_OK ||
         s_exec(st, "PRAGMA temp_store = MEMORY", "setting temp_store") != STORE_OK)
         goto fail;
@@ -765,31 +785,17 @@ int store_checkpointer_start(store *st, int pages)
     st->ck_step = pages / 8;
     st->ck_tail = pages / 80 > 8 ? pages / 80 : 8;
     st->ck_limit = 4 * (int64_t)pages;
-    static const char *const sync_sql[] = {
-        "PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL",
-        "PRAGMA synchronous = EXTRA"};
+    /* the thread's copies are as durable as the commits: the same level */
     if (sqlite3_open_v2(st->path, &st->ck_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         snprintf(st->err, sizeof st->err, "cannot open the database for checkpoints: %s",
                  st->ck_db ? sqlite3_errmsg(st->ck_db) : "out of memory");
-        sqlite3_close(st->ck_db);
-        st->ck_db = NULL;
-        return STORE_ERROR;
+        goto fail;
     }
-    /* the thread's copies are as durable as the commits: the same level */
-    sqlite3_stmt *s;
-    int level = 2;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) == SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW) level = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
-    if (level < 0 || level > 3) level = 2;
-    if (sqlite3_exec(st->ck_db, sync_sql[level], NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(st->ck_db, s_sync_sql[st->synchronous], NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(st->err, sizeof st->err, "setting synchronous for checkpoints: %s",
                  sqlite3_errmsg(st->ck_db));
-        sqlite3_close(st->ck_db);
-        st->ck_db = NULL;
-        return STORE_ERROR;
+        goto fail;
     }
     pthread_mutex_init(&st->ck_mu, NULL);
     pthread_cond_init(&st->ck_cv, NULL);
@@ -798,13 +804,15 @@ int store_checkpointer_start(store *st, int pages)
                  strerror(errno));
         pthread_mutex_destroy(&st->ck_mu);
         pthread_cond_destroy(&st->ck_cv);
-        sqlite3_close(st->ck_db);
-        st->ck_db = NULL;
-        return STORE_ERROR;
+        goto fail;
     }
     /* replaces SQLite's automatic checkpoint, which is a wal hook too */
     sqlite3_wal_hook(st->db, s_wal_hook, st);
     return STORE_OK;
+fail:
+    sqlite3_close(st->ck_db);
+    st->ck_db = NULL;
+    return STORE_ERROR;
 }
 
 void store_checkpoint_idle(store *st)
@@ -1130,21 +1138,20 @@ static int s_day_next(store *st, const char yyyymmdd[9], int64_t *n)
          * day's last when it is of this day (one lookup). Otherwise this is
          * a new day — or the clock went back to an earlier one: count it. */
         sqlite3_stmt *s = st->daily_last;
-        int rc = sqlite3_step(s);
-        const char *no = rc == SQLITE_ROW ? s_col_text(s, 0) : NULL;
+        int ret = s_row(st, s, "numbering a ticket");
+        const char *no = ret == STORE_OK ? s_col_text(s, 0) : NULL;
         int found = no && strncmp(no, st->day, 8) == 0 && no[8] == '-';
         if (found) st->day_n = strtoll(no + 9, NULL, 10);
-        if (!found && (rc == SQLITE_ROW || rc == SQLITE_DONE)) {
-            s_done(s);
+        s_done(s);
+        if (ret == STORE_ERROR) return ret;
+        if (!found) {
             s = st->daily_get;
             s_bind_text(s, ":day", st->day);
-            rc = sqlite3_step(s);
-            st->day_n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+            ret = s_row(st, s, "numbering a ticket");
+            st->day_n = ret == STORE_OK ? sqlite3_column_int64(s, 0) : 0;
+            s_done(s);
+            if (ret == STORE_ERROR) return ret;
         }
-        int ret =
-            rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : s_fail(st, "numbering a ticket");
-        s_done(s);
-        if (ret != STORE_OK) return ret;
         st->day_valid = 1;
     }
     *n = ++st->day_n;
@@ -1194,16 +1201,8 @@ int store_ticket_set_co(store *st, const ticket *t)
 
 static int s_ticket_one(store *st, sqlite3_stmt *s, ticket *out)
 {
-    int rc = sqlite3_step(s);
-    int ret;
-    if (rc == SQLITE_ROW) {
-        s_read_ticket(s, out);
-        ret = STORE_OK;
-    } else if (rc == SQLITE_DONE) {
-        ret = STORE_NONE;
-    } else {
-        ret = s_fail(st, "reading a ticket");
-    }
+    int ret = s_row(st, s, "reading a ticket");
+    if (ret == STORE_OK) s_read_ticket(s, out);
     s_done(s);
     return ret;
 }
@@ -1228,16 +1227,8 @@ int store_ticket_find_repeat(store *st, const char *phone, const char *category,
     s_bind_text(s, ":category", category);
     s_bind_text(s, ":cell", cell);
     s_bind_int(s, ":since", since);
-    int rc = sqlite3_step(s);
-    int ret;
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(s, 0);
-        ret = STORE_OK;
-    } else if (rc == SQLITE_DONE) {
-        ret = STORE_NONE;
-    } else {
-        ret = s_fail(st, "looking for a repeat call");
-    }
+    int ret = s_row(st, s, "looking for a repeat call");
+    if (ret == STORE_OK) *id = sqlite3_column_int64(s, 0);
     s_done(s);
     return ret;
 }
@@ -1299,9 +1290,7 @@ int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void
         cb(&t, arg);
     }
     ticket_clear(&t);
-    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "listing tickets");
-    s_done(s);
-    return ret;
+    return s_rows_end(st, s, rc, "listing tickets");
 }
 
 /* ---- dispatches ----------------------------------------------------------------- */
@@ -1324,9 +1313,8 @@ int store_dispatch_get(store *st, int64_t id, store_dispatch *out)
 {
     sqlite3_stmt *s = st->d_get;
     s_bind_int(s, ":id", id);
-    int rc = sqlite3_step(s);
-    int ret;
-    if (rc == SQLITE_ROW) {
+    int ret = s_row(st, s, "reading a dispatch");
+    if (ret == STORE_OK) {
         int i = 0;
         store_dispatch d = {0};
         d.id = s_col_int(s, i++);
@@ -1345,11 +1333,6 @@ int store_dispatch_get(store *st, int64_t id, store_dispatch *out)
         d.yellow = (int)s_col_int(s, i++);
         d.red = (int)s_col_int(s, i++);
         *out = d;
-        ret = STORE_OK;
-    } else if (rc == SQLITE_DONE) {
-        ret = STORE_NONE;
-    } else {
-        ret = s_fail(st, "reading a dispatch");
     }
     s_done(s);
     return ret;
@@ -1414,24 +1397,14 @@ int store_deadlines_due(store *st, hl_ms now, int limit, store_due_cb cb, void *
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         cb(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), arg);
-    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading the deadlines");
-    s_done(s);
-    return ret;
+    return s_rows_end(st, s, rc, "reading the deadlines");
 }
 
 int store_deadline_first(store *st, hl_ms *at)
 {
     sqlite3_stmt *s = st->d_first;
-    int rc = sqlite3_step(s);
-    int ret;
-    if (rc == SQLITE_ROW) {
-        *at = sqlite3_column_int64(s, 0);
-        ret = STORE_OK;
-    } else if (rc == SQLITE_DONE) {
-        ret = STORE_NONE;
-    } else {
-        ret = s_fail(st, "reading the deadlines");
-    }
+    int ret = s_row(st, s, "reading the deadlines");
+    if (ret == STORE_OK) *at = sqlite3_column_int64(s, 0);
     s_done(s);
     return ret;
 }
@@ -1453,9 +1426,7 @@ int store_stats(store *st, hl_ms since, hl_ms until, hl_ms now, store_stats_cb c
             *f[k] = s_col_int(s, i++);
         cb(s_col_text(s, 0), &n, arg);
     }
-    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "counting the dispatches");
-    s_done(s);
-    return ret;
+    return s_rows_end(st, s, rc, "counting the dispatches");
 }
 
 /* ---- events ----------------------------------------------------------------------- */
@@ -1493,9 +1464,7 @@ int store_events_after(store *st, int64_t after, int limit, store_event_cb cb, v
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         cb(sqlite3_column_int64(s, 0), s_col_text(s, 1), s_col_text(s, 2), arg);
-    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading the event log");
-    s_done(s);
-    return ret;
+    return s_rows_end(st, s, rc, "reading the event log");
 }
 
 int store_ticket_history(store *st, int64_t ticket_id, store_history_cb cb, void *arg)
@@ -1517,9 +1486,7 @@ int store_ticket_history(store *st, int64_t ticket_id, store_history_cb cb, void
         };
         cb(&ev, arg);
     }
-    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading a ticket's history");
-    s_done(s);
-    return ret;
+    return s_rows_end(st, s, rc, "reading a ticket's history");
 }
 
 /* ---- feeds --------------------------------------------------------------------------- */
@@ -1547,9 +1514,7 @@ int store_feed_after(store *st, const char *unit, int64_t after, int limit, stor
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         cb(sqlite3_column_int64(s, 0), s_col_text(s, 1), sqlite3_column_int64(s, 2), arg);
-    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "reading a unit's inbox");
-    s_done(s);
-    return ret;
+    return s_rows_end(st, s, rc, "reading a unit's inbox");
 }
 
 /* ---- idempotency ------------------------------------------------------------------------ */
@@ -1558,16 +1523,10 @@ int store_idem_get(store *st, const char *key, char **op, char **result)
 {
     sqlite3_stmt *s = st->i_get;
     s_bind_text(s, ":key", key);
-    int rc = sqlite3_step(s);
-    int ret;
-    if (rc == SQLITE_ROW) {
+    int ret = s_row(st, s, "reading an idempotency key");
+    if (ret == STORE_OK) {
         *op = hl_strdup(s_col_text(s, 0) ? s_col_text(s, 0) : "");
         *result = hl_strdup(s_col_text(s, 1) ? s_col_text(s, 1) : "{}");
-        ret = STORE_OK;
-    } else if (rc == SQLITE_DONE) {
-        ret = STORE_NONE;
-    } else {
-        ret = s_fail(st, "reading an idempotency key");
     }
     s_done(s);
     return ret;
@@ -1625,7 +1584,5 @@ int store_alerts_list(store *st, const char *unit, const char *level, int64_t be
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         cb(sqlite3_column_int64(s, 0), s_col_text(s, 1), arg);
-    int ret = rc == SQLITE_DONE ? STORE_OK : s_fail(st, "listing alerts");
-    s_done(s);
-    return ret;
+    return s_rows_end(st, s, rc, "listing alerts");
 }
