@@ -1911,7 +1911,7 @@ static int s_alert(req_ctx *x, ticket *t, const store_dispatch *d, deadline_stat
     cJSON_AddStringToObject(o, "unit", t->lead);
     hl_json_add_str(o, "escalated_to", esc_id);
     hl_json_add_time(o, "due", a.due);
-    cJSON_AddItemToObject(o, "ticket", ticket_json_brief(t));
+    cJSON_AddItemToObject(o, "ticket", ticket_json_brief_raw(t));
     const char *status = ticket_status_name(t->status);
     if (s_publish(x->c, x->out, t->id, level, topic, "system", status, status, t->lead, x->note, o,
                   x->now) != 0)

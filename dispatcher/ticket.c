@@ -82,78 +82,6 @@ void ticket_clear(ticket *t)
     memset(t, 0, sizeof *t);
 }
 
-cJSON *ticket_json(const ticket *t, const hl_config *cfg)
-{
-    cJSON *o = cJSON_CreateObject();
-    hl_json_add_int(o, "id", t->id);
-    cJSON_AddStringToObject(o, "no", t->no);
-    cJSON_AddStringToObject(o, "status", ticket_status_name(t->status));
-    hl_json_add_str(o, "category", t->category);
-    int cat = hl_config_category(cfg, t->category);
-    hl_json_add_str(o, "category_name", cat >= 0 ? cfg->categories[cat].name : NULL);
-    cJSON_AddStringToObject(o, "urgency", hl_urgency_name(t->urgency));
-    cJSON_AddStringToObject(o, "channel", hl_channel_name(t->channel));
-    hl_json_add_str(o, "title", t->title);
-    hl_json_add_str(o, "description", t->description);
-    cJSON *caller = cJSON_AddObjectToObject(o, "caller");
-    hl_json_add_str(caller, "name", t->caller_name);
-    hl_json_add_str(caller, "phone", t->caller_phone);
-    cJSON *loc = cJSON_AddObjectToObject(o, "location");
-    hl_json_add_str(loc, "cell", t->cell);
-    if (t->has_point) {
-        cJSON_AddNumberToObject(loc, "lat", t->lat);
-        cJSON_AddNumberToObject(loc, "lon", t->lon);
-    } else {
-        cJSON_AddNullToObject(loc, "lat");
-        cJSON_AddNullToObject(loc, "lon");
-    }
-    hl_json_add_str(loc, "address", t->address);
-    hl_json_add_str(loc, "town", t->town);
-    hl_json_add_str(o, "lead", t->lead);
-    cJSON *co = cJSON_AddArrayToObject(o, "co");
-    for (int i = 0; i < t->nco; i++)
-        cJSON_AddItemToArray(co, cJSON_CreateString(t->co[i]));
-    hl_json_add_str(o, "escalated_to", t->escalated_to);
-    hl_json_add_time(o, "created_at", t->created_at);
-    hl_json_add_time(o, "dispatched_at", t->dispatched_at);
-    hl_json_add_time(o, "signed_at", t->signed_at);
-    hl_json_add_time(o, "resolved_at", t->resolved_at);
-    hl_json_add_time(o, "closed_at", t->closed_at);
-    hl_json_add_time(o, "sign_due", t->sign_due);
-    hl_json_add_time(o, "finish_due", t->finish_due);
-    cJSON *flags = cJSON_AddObjectToObject(o, "flags");
-    hl_json_add_int(flags, "yellow", t->yellow);
-    hl_json_add_int(flags, "red", t->red);
-    hl_json_add_int(o, "repeat_calls", t->repeat_calls);
-    hl_json_add_int(o, "reopen_count", t->reopen_count);
-    hl_json_add_int(o, "supervise_count", t->supervise_count);
-    if (t->ext_state == TEXT_NONE) {
-        cJSON_AddNullToObject(o, "extension");
-    } else {
-        cJSON *ext = cJSON_AddObjectToObject(o, "extension");
-        hl_json_add_time(ext, "until", t->ext_until);
-        hl_json_add_str(ext, "reason", t->ext_reason);
-        cJSON_AddStringToObject(ext, "state", ticket_ext_state_name(t->ext_state));
-    }
-    hl_json_add_str(o, "result", t->result);
-    hl_json_add_str(o, "satisfaction", t->satisfaction);
-    hl_json_add_str(o, "merged_into", t->merged_into);
-    hl_json_add_str(o, "return_reason", t->return_reason);
-    return o;
-}
-
-cJSON *ticket_json_brief(const ticket *t)
-{
-    cJSON *o = cJSON_CreateObject();
-    hl_json_add_int(o, "id", t->id);
-    cJSON_AddStringToObject(o, "no", t->no);
-    cJSON_AddStringToObject(o, "status", ticket_status_name(t->status));
-    hl_json_add_str(o, "lead", t->lead);
-    hl_json_add_str(o, "category", t->category);
-    cJSON_AddStringToObject(o, "urgency", hl_urgency_name(t->urgency));
-    return o;
-}
-
 /* Literal pieces are added with their length known at compile time. */
 #define LIT(b, s) hl_buf_add((b), (s), sizeof(s) - 1)
 
@@ -267,6 +195,28 @@ void ticket_json_brief_write(const ticket *t, hl_buf *b)
     LIT(b, ",\"urgency\":");
     hl_json_write_str(b, hl_urgency_name(t->urgency));
     hl_buf_addc(b, '}');
+}
+
+cJSON *ticket_json(const ticket *t, const hl_config *cfg)
+{
+    hl_buf b;
+    hl_buf_init(&b);
+    ticket_json_write(t, cfg, &b);
+    cJSON *o = cJSON_Parse(b.data);
+    hl_buf_free(&b);
+    if (!o) hl_panic("out of memory building JSON");
+    return o;
+}
+
+cJSON *ticket_json_brief_raw(const ticket *t)
+{
+    hl_buf b;
+    hl_buf_init(&b);
+    ticket_json_brief_write(t, &b);
+    cJSON *raw = cJSON_CreateRaw(b.data);
+    hl_buf_free(&b);
+    if (!raw) hl_panic("out of memory building JSON");
+    return raw;
 }
 
 cJSON *ticket_json_raw(const ticket *t, const hl_config *cfg)

@@ -80,19 +80,19 @@ void ticket_set_co(ticket *t, char *const *ids, int n);
 /* 1 when unit is in the co list. */
 int ticket_has_co(const ticket *t, const char *unit);
 
-/* The ticket object of protocol/PROTOCOL.md, every field present. */
-cJSON *ticket_json(const ticket *t, const hl_config *cfg);
-/* The short form carried by events: {id, no, status, lead, category, urgency}. */
-cJSON *ticket_json_brief(const ticket *t);
-
-/* The same objects written as text straight into b: exactly what printing
- * ticket_json / ticket_json_brief gives, at a fraction of the cost (no
- * tree, no number formatting through printf). */
+/* The ticket object of protocol/PROTOCOL.md, every field present, written
+ * as text straight into b — byte for byte what cJSON prints for the same
+ * object (tests/unit/test_ticket.c builds it with cJSON and compares), at a
+ * fraction of the cost: no tree, no number formatting through printf. */
 void ticket_json_write(const ticket *t, const hl_config *cfg, struct hl_buf *b);
+/* The short form carried by events: {id, no, status, lead, category, urgency}. */
 void ticket_json_brief_write(const ticket *t, struct hl_buf *b);
-/* ticket_json as a raw item, for results printed once: the caller may add
- * it to a tree but not look inside it. */
+/* As raw items, for results printed once: the caller may add them to a
+ * tree but not look inside. */
 cJSON *ticket_json_raw(const ticket *t, const hl_config *cfg);
+cJSON *ticket_json_brief_raw(const ticket *t);
+/* As a tree, for a result that grows inside the ticket (get's events). */
+cJSON *ticket_json(const ticket *t, const hl_config *cfg);
 
 /* The co list as a JSON array text and back (for storage). */
 char *ticket_co_text(const ticket *t);
