@@ -260,19 +260,8 @@ static void s_free_replies(cJSON **replies, size_t n)
 static char *s_error_fn(const char *path, int status, const char *message, const char **ctype,
                         void *arg)
 {
-    (void)arg;
     if (hl_starts_with(path, "/open311/")) return open311_error_body(path, status, message, ctype);
-    if (!hl_starts_with(path, "/api/")) return NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    char code[16];
-    snprintf(code, sizeof code, "http_%d", status);
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
-    char *text = hl_json_print(o);
-    cJSON_Delete(o);
-    *ctype = "application/json; charset=utf-8";
-    return text;
+    return hl_http_api_error(path, status, message, ctype, arg);
 }
 
 /* ---- who is asking -------------------------------------------------------------------- */
@@ -477,17 +466,22 @@ static int s_limit(hl_http_req *r, int def, int max)
     return n;
 }
 
-static void s_done_alerts(cJSON **rep, size_t n, void *arg)
+/* Answer with one member of the single reply, {key: …}, or its error. */
+static void s_reply_member(hl_http_req *r, cJSON **rep, size_t n, const char *key)
 {
-    hl_http_req *r = arg;
     if (!s_ok(rep[0])) {
         s_reply_error(r, rep[0]);
     } else {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "alerts", cJSON_DetachItemFromObject(rep[0], "alerts"));
+        cJSON_AddItemToObject(o, key, cJSON_DetachItemFromObject(rep[0], key));
         web_json(r, 200, o);
     }
     s_free_replies(rep, n);
+}
+
+static void s_done_alerts(cJSON **rep, size_t n, void *arg)
+{
+    s_reply_member(arg, rep, n, "alerts");
 }
 
 static void s_api_alerts(hl_http_req *r, void *arg)
@@ -680,15 +674,7 @@ static void s_api_stats(hl_http_req *r, void *arg)
 
 static void s_done_ticket(cJSON **rep, size_t n, void *arg)
 {
-    hl_http_req *r = arg;
-    if (!s_ok(rep[0])) {
-        s_reply_error(r, rep[0]);
-    } else {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "ticket", cJSON_DetachItemFromObject(rep[0], "ticket"));
-        web_json(r, 200, o);
-    }
-    s_free_replies(rep, n);
+    s_reply_member(arg, rep, n, "ticket");
 }
 
 static void s_api_ticket(hl_http_req *r, void *arg)

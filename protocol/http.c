@@ -3,6 +3,7 @@
  * responses and server-sent event streams. Must not know what a ticket is,
  * and must never block the loop: a slow client is timed out or dropped. */
 #include "hotline/http.h"
+#include "hotline/proto.h"
 
 #include "hotline/utf8.h"
 #include "hotline/util.h"
@@ -1009,6 +1010,23 @@ void hl_http_set_error_fn(hl_http *h, hl_http_error_fn fn, void *arg)
 {
     h->errfn = fn;
     h->errarg = arg;
+}
+
+char *hl_http_api_error(const char *path, int status, const char *message, const char **ctype,
+                        void *arg)
+{
+    (void)arg;
+    if (!hl_starts_with(path, "/api/")) return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    char code[16];
+    snprintf(code, sizeof code, "http_%d", status);
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", message);
+    char *text = hl_json_print(o);
+    cJSON_Delete(o);
+    *ctype = "application/json; charset=utf-8";
+    return text;
 }
 
 void hl_http_route(hl_http *h, int methods, const char *pattern, hl_http_handler fn, void *arg)

@@ -45,23 +45,6 @@ static int s_err(hl_http_req *r, int status, const char *code, const char *messa
     return s_json(r, status, o);
 }
 
-static char *s_error_fn(const char *path, int status, const char *message, const char **ctype,
-                        void *arg)
-{
-    (void)arg;
-    if (!hl_starts_with(path, "/api/")) return NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    char code[16];
-    snprintf(code, sizeof code, "http_%d", status);
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
-    char *text = hl_json_print(o);
-    cJSON_Delete(o);
-    *ctype = "application/json; charset=utf-8";
-    return text;
-}
-
 /* With a token, every API request must carry it. */
 static int s_auth(handheld *h, hl_http_req *r)
 {
@@ -361,7 +344,7 @@ handheld *hh_new(uv_loop_t *loop, agent *a, const char *addr, const char *token,
     h->http = http;
     h->token = token ? hl_strdup(token) : NULL;
     hl_http_set_server_name(http, "hotline-worker/" HL_VERSION);
-    hl_http_set_error_fn(http, s_error_fn, h);
+    hl_http_set_error_fn(http, hl_http_api_error, h);
     hl_http_route(http, HL_HTTP_GET, "/api/state", s_api_state, h);
     hl_http_route(http, HL_HTTP_POST, "/api/act", s_api_act, h);
     hl_http_route(http, HL_HTTP_POST, "/api/report", s_api_report, h);

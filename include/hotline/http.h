@@ -68,6 +68,10 @@ const char *hl_http_bound(const hl_http *h);
 /* The server name sent in every answer ("hotline-dispatcher/0.1.0"). */
 void hl_http_set_server_name(hl_http *h, const char *name);
 void hl_http_set_error_fn(hl_http *h, hl_http_error_fn fn, void *arg);
+/* The JSON APIs' error fn: under /api/, {"error": {"code": "http_<status>",
+ * "message"}} like every other API error; elsewhere the plain default. */
+char *hl_http_api_error(const char *path, int status, const char *message, const char **ctype,
+                        void *arg);
 
 /* Route methods (bits) on a path: exact ("/api/units"), or a prefix when
  * the pattern ends in '*' ("/open311/v2/" with a star). Exact routes are tried

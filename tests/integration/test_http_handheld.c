@@ -259,9 +259,19 @@ static void test_report_and_errors(void **state)
     }
     r = th_http_get(s_hport, "/api/act");
     assert_int_equal(r->status, 405);
+    cJSON *j = th_resp_json(r);
+    assert_string_equal(th_gets(j, "error.code"), "http_405");
+    cJSON_Delete(j);
+    th_resp_free(r);
+    r = th_http_get(s_hport, "/api/nothing");
+    assert_int_equal(r->status, 404);
+    j = th_resp_json(r);
+    assert_string_equal(th_gets(j, "error.code"), "http_404");
+    cJSON_Delete(j);
     th_resp_free(r);
     r = th_http_get(s_hport, "/nothing");
     assert_int_equal(r->status, 404);
+    assert_null(strstr(r->body, "\"error\""));
     th_resp_free(r);
 }
 
