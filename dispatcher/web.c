@@ -190,16 +190,6 @@ static void s_on_idle(uv_idle_t *h)
 
 /* ---- replies and answers ---------------------------------------------------------- */
 
-int web_json(hl_http_req *r, int status, cJSON *body)
-{
-    char *text = hl_json_print(body);
-    cJSON_Delete(body);
-    hl_http_add_header(r, "Cache-Control", "no-store");
-    int rc = hl_http_respond(r, status, "application/json; charset=utf-8", text, -1);
-    free(text);
-    return rc;
-}
-
 const char *web_reply_message(const cJSON *reply)
 {
     const char *m = hl_json_str(cJSON_GetObjectItemCaseSensitive(reply, "error"), "message");
@@ -231,22 +221,12 @@ static int s_ok(const cJSON *reply)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"));
 }
 
-/* The API's error shape: {"error":{"code","message"}}. */
-static int s_api_error(hl_http_req *r, int status, const char *code, const char *message)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
-    return web_json(r, status, o);
-}
-
 /* Answer with a failed reply's error. */
 static int s_reply_error(hl_http_req *r, const cJSON *reply)
 {
     const char *code = hl_json_str(cJSON_GetObjectItemCaseSensitive(reply, "error"), "code");
-    return s_api_error(r, web_reply_status(reply), code ? code : "internal",
-                       web_reply_message(reply));
+    return hl_http_json_error(r, web_reply_status(reply), code ? code : "internal",
+                              web_reply_message(reply));
 }
 
 static void s_free_replies(cJSON **replies, size_t n)
@@ -403,14 +383,14 @@ static int s_who(web *w, hl_http_req *r, int roles, web_who *out)
                  "this dispatcher runs in secure mode: send Authorization: Bearer <token> with "
                  "a manager's token (%s)",
                  w->tokens_path ? w->tokens_path : WEB_TOKENS_FILE);
-        s_api_error(r, 401, "unauthorized", msg);
+        hl_http_json_error(r, 401, "unauthorized", msg);
         return -1;
     }
     if (!(found->who.role & roles)) {
         char msg[200];
         snprintf(msg, sizeof msg, "the token belongs to a %s; the dashboard is for managers",
                  hl_role_name(found->who.role));
-        s_api_error(r, 403, "forbidden", msg);
+        hl_http_json_error(r, 403, "forbidden", msg);
         return -1;
     }
     *out = found->who;
@@ -448,7 +428,7 @@ static void s_api_info(hl_http_req *r, void *arg)
         hl_json_add_str(x, "parent", u->parent >= 0 ? w->cfg->units[u->parent].id : NULL);
         cJSON_AddItemToArray(units, x);
     }
-    web_json(r, 200, o);
+    hl_http_json(r, 200, o);
 }
 
 /* A limit query parameter in [1, max], else def. */
@@ -474,7 +454,7 @@ static void s_reply_member(hl_http_req *r, cJSON **rep, size_t n, const char *ke
     } else {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, key, cJSON_DetachItemFromObject(rep[0], key));
-        web_json(r, 200, o);
+        hl_http_json(r, 200, o);
     }
     s_free_replies(rep, n);
 }
@@ -594,7 +574,7 @@ static void s_done_overdue(cJSON **rep, size_t n, void *arg)
     free(lists);
     free(counts);
     s_free_replies(rep, n);
-    web_json(r, 200, o);
+    hl_http_json(r, 200, o);
 }
 
 static void s_api_overdue(hl_http_req *r, void *arg)
@@ -640,7 +620,7 @@ static void s_done_stats(cJSON **rep, size_t n, void *arg)
         return;
     }
     s_free_replies(rep, n);
-    web_json(r, 200, o);
+    hl_http_json(r, 200, o);
 }
 
 static void s_api_stats(hl_http_req *r, void *arg)
@@ -661,7 +641,7 @@ static void s_api_stats(hl_http_req *r, void *arg)
                          keys[i]);
                 free(v);
                 cJSON_Delete(args);
-                s_api_error(r, 400, "bad_request", msg);
+                hl_http_json_error(r, 400, "bad_request", msg);
                 return;
             }
             cJSON_AddStringToObject(args, keys[i], v);
@@ -684,8 +664,8 @@ static void s_api_ticket(hl_http_req *r, void *arg)
     if (s_who(w, r, HL_ROLE_MANAGER, &who) != 0) return;
     const char *ref = hl_http_rest(r);
     if (!*ref || strlen(ref) > 32 || strchr(ref, '/')) {
-        s_api_error(r, 404, "not_found",
-                    "give a ticket: /api/tickets/20261127-000017 or /api/tickets/17");
+        hl_http_json_error(r, 404, "not_found",
+                           "give a ticket: /api/tickets/20261127-000017 or /api/tickets/17");
         return;
     }
     cJSON *args = cJSON_CreateObject();
@@ -830,7 +810,7 @@ static void s_api_stream(hl_http_req *r, void *arg)
     if (s_who(w, r, HL_ROLE_MANAGER, &who) != 0) return;
     if (w->nstreams >= WEB_MAX_STREAMS) {
         hl_http_add_header(r, "Retry-After", "10");
-        s_api_error(r, 503, "busy", "too many live streams are open; try again shortly");
+        hl_http_json_error(r, 503, "busy", "too many live streams are open; try again shortly");
         return;
     }
     /* a browser that reconnects says the last event it saw */

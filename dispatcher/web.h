@@ -55,9 +55,9 @@ void web_call(web *w, const web_who *who, web_op *ops, size_t n, web_done_fn don
 const hl_config *web_config(const web *w);
 hl_http *web_http(web *w);
 
-/* JSON helpers for handlers: answer with a JSON value (consumed). */
-int web_json(hl_http_req *r, int status, cJSON *body);
-/* The error message of a failed reply ("…"), or a generic one. */
+/* Helpers for handlers, which answer with hl_http_json and
+ * hl_http_json_error. The error message of a failed reply ("…"), or a
+ * generic one. */
 const char *web_reply_message(const cJSON *reply);
 /* The HTTP status for a failed reply's error code (not_found → 404 …). */
 int web_reply_status(const cJSON *reply);

@@ -1012,17 +1012,38 @@ void hl_http_set_error_fn(hl_http *h, hl_http_error_fn fn, void *arg)
     h->errarg = arg;
 }
 
+static cJSON *s_error_json(const char *code, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", message);
+    return o;
+}
+
+int hl_http_json(hl_http_req *r, int status, cJSON *body)
+{
+    char *text = hl_json_print(body);
+    cJSON_Delete(body);
+    hl_http_add_header(r, "Cache-Control", "no-store");
+    int rc = hl_http_respond(r, status, "application/json; charset=utf-8", text, -1);
+    free(text);
+    return rc;
+}
+
+int hl_http_json_error(hl_http_req *r, int status, const char *code, const char *message)
+{
+    return hl_http_json(r, status, s_error_json(code, message));
+}
+
 char *hl_http_api_error(const char *path, int status, const char *message, const char **ctype,
                         void *arg)
 {
     (void)arg;
     if (!hl_starts_with(path, "/api/")) return NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
     char code[16];
     snprintf(code, sizeof code, "http_%d", status);
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
+    cJSON *o = s_error_json(code, message);
     char *text = hl_json_print(o);
     cJSON_Delete(o);
     *ctype = "application/json; charset=utf-8";

@@ -26,25 +26,6 @@ struct handheld {
     int asking;      /* a units request is out */
 };
 
-static int s_json(hl_http_req *r, int status, cJSON *body)
-{
-    char *text = hl_json_print(body);
-    cJSON_Delete(body);
-    hl_http_add_header(r, "Cache-Control", "no-store");
-    int rc = hl_http_respond(r, status, "application/json; charset=utf-8", text, -1);
-    free(text);
-    return rc;
-}
-
-static int s_err(hl_http_req *r, int status, const char *code, const char *message)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
-    return s_json(r, status, o);
-}
-
 /* With a token, every API request must carry it. */
 static int s_auth(handheld *h, hl_http_req *r)
 {
@@ -60,9 +41,10 @@ static int s_auth(handheld *h, hl_http_req *r)
     free(t);
     if (ok) return 0;
     hl_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"hotline-worker\"");
-    s_err(r, 401, "unauthorized",
-          "this station's page needs its token: send Authorization: Bearer <token> (the "
-          "station's administrator has it)");
+    hl_http_json_error(
+        r, 401, "unauthorized",
+        "this station's page needs its token: send Authorization: Bearer <token> (the "
+        "station's administrator has it)");
     return -1;
 }
 
@@ -161,7 +143,7 @@ static void s_api_state(hl_http_req *r, void *arg)
     while (cJSON_GetArraySize(refused) > HH_REFUSED_SHOWN)
         cJSON_DeleteItemFromArray(refused, 0);
     cJSON_AddItemToObject(o, "refused", refused);
-    s_json(r, 200, o);
+    hl_http_json(r, 200, o);
 }
 
 /* ---- actions -------------------------------------------------------------------- */
@@ -202,7 +184,7 @@ static void s_queue(handheld *h, hl_http_req *r, const char *op, int64_t id, con
     char msg[300];
     if (spec && hl_args_check(args, spec->args, "", msg, sizeof msg) != HL_OK) {
         cJSON_Delete(args);
-        s_err(r, 400, "bad_request", msg);
+        hl_http_json_error(r, 400, "bad_request", msg);
         return;
     }
     int64_t n = agent_act(h->a, op, id, shown, args);
@@ -212,7 +194,7 @@ static void s_queue(handheld *h, hl_http_req *r, const char *op, int64_t id, con
     cJSON_AddStringToObject(o, "op", op);
     cJSON_AddStringToObject(o, "state", "pending");
     cJSON_AddBoolToObject(o, "link", agent_link_up(h->a));
-    s_json(r, 202, o);
+    hl_http_json(r, 202, o);
 }
 
 static void s_api_act(hl_http_req *r, void *arg)
@@ -221,7 +203,8 @@ static void s_api_act(hl_http_req *r, void *arg)
     if (s_auth(h, r) != 0) return;
     cJSON *f = s_fields(r);
     if (!f) {
-        s_err(r, 400, "bad_request", "send a JSON object or a form (op, ticket, text)");
+        hl_http_json_error(r, 400, "bad_request",
+                           "send a JSON object or a form (op, ticket, text)");
         return;
     }
     const char *op = hl_json_str(f, "op");
@@ -233,7 +216,7 @@ static void s_api_act(hl_http_req *r, void *arg)
         if (strcmp(op, ops[i]) == 0) k = i;
     if (k < 0) {
         cJSON_Delete(f);
-        s_err(r, 400, "bad_request", "op: one of sign, note, finish, return");
+        hl_http_json_error(r, 400, "bad_request", "op: one of sign, note, finish, return");
         return;
     }
     /* the ticket: its id, or its number */
@@ -248,7 +231,8 @@ static void s_api_act(hl_http_req *r, void *arg)
     ws_ticket t;
     if (!ref[0] || wstore_ticket_find(agent_store(h->a), ref, &t) != 0) {
         cJSON_Delete(f);
-        s_err(r, 404, "not_found", "no such ticket at this station; pull down to refresh");
+        hl_http_json_error(r, 404, "not_found",
+                           "no such ticket at this station; pull down to refresh");
         return;
     }
     if (k != 0 && (!text || !*text)) {
@@ -259,7 +243,7 @@ static void s_api_act(hl_http_req *r, void *arg)
                           : "reason");
         wstore_ticket_free(&t);
         cJSON_Delete(f);
-        s_err(r, 400, "bad_request", msg);
+        hl_http_json_error(r, 400, "bad_request", msg);
         return;
     }
     cJSON *args = cJSON_CreateObject();
@@ -279,7 +263,8 @@ static void s_api_report(hl_http_req *r, void *arg)
     if (s_auth(h, r) != 0) return;
     cJSON *f = s_fields(r);
     if (!f) {
-        s_err(r, 400, "bad_request", "send a JSON object or a form (category, description, cell)");
+        hl_http_json_error(r, 400, "bad_request",
+                           "send a JSON object or a form (category, description, cell)");
         return;
     }
     const char *category = hl_json_str(f, "category");
@@ -288,7 +273,7 @@ static void s_api_report(hl_http_req *r, void *arg)
     const char *address = hl_json_str(f, "address");
     if (!category || !*category || !desc || !*desc) {
         cJSON_Delete(f);
-        s_err(r, 400, "bad_request", "category and description are required");
+        hl_http_json_error(r, 400, "bad_request", "category and description are required");
         return;
     }
     cJSON *args = cJSON_CreateObject();
@@ -314,7 +299,7 @@ static void s_api_sync(hl_http_req *r, void *arg)
     agent_sync(h->a);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "link", agent_link_up(h->a));
-    s_json(r, 202, o);
+    hl_http_json(r, 202, o);
 }
 
 static void s_static(hl_http_req *r, void *arg)

@@ -6,6 +6,7 @@
 #ifndef HOTLINE_HTTP_H
 #define HOTLINE_HTTP_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -68,10 +69,6 @@ const char *hl_http_bound(const hl_http *h);
 /* The server name sent in every answer ("hotline-dispatcher/0.1.0"). */
 void hl_http_set_server_name(hl_http *h, const char *name);
 void hl_http_set_error_fn(hl_http *h, hl_http_error_fn fn, void *arg);
-/* The JSON APIs' error fn: under /api/, {"error": {"code": "http_<status>",
- * "message"}} like every other API error; elsewhere the plain default. */
-char *hl_http_api_error(const char *path, int status, const char *message, const char **ctype,
-                        void *arg);
 
 /* Route methods (bits) on a path: exact ("/api/units"), or a prefix when
  * the pattern ends in '*' ("/open311/v2/" with a star). Exact routes are tried
@@ -113,6 +110,15 @@ size_t hl_http_decode(char *s, int plus);
 
 /* Add a response header (before responding). */
 void hl_http_add_header(hl_http_req *r, const char *name, const char *value);
+/* The JSON APIs' answers: a JSON value (consumed), never cached; an error
+ * as {"error": {"code", "message"}}. */
+int hl_http_json(hl_http_req *r, int status, cJSON *body);
+int hl_http_json_error(hl_http_req *r, int status, const char *code, const char *message);
+/* The JSON APIs' error fn: under /api/, the server's own answers (404, 405,
+ * 413 …) in the same shape, code "http_<status>"; elsewhere the plain
+ * default. */
+char *hl_http_api_error(const char *path, int status, const char *message, const char **ctype,
+                        void *arg);
 /* Answer with status and body (copied; len may be -1 for strlen). Returns
  * 0, or -1 when the client has gone. Frees the request. */
 int hl_http_respond(hl_http_req *r, int status, const char *ctype, const char *body, long len);
