@@ -5,6 +5,7 @@
 #include "hotline/curve.h"
 #include "hotline/timefmt.h"
 #include "hotline/util.h"
+#include "hotline/zloop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -187,26 +188,9 @@ static void s_why(hl_client *c, int fatal, const char *fmt, ...)
 static int s_monitor(hl_client *c)
 {
     int rc = 0;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return rc;
-        }
-        uint16_t event = 0;
-        uint32_t value = 0;
-        if (zmq_msg_size(&m) >= 6) {
-            memcpy(&event, zmq_msg_data(&m), 2);
-            memcpy(&value, (char *)zmq_msg_data(&m) + 2, 4);
-        }
-        int more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        while (more) { /* the endpoint frame */
-            zmq_msg_init(&m);
-            more = zmq_msg_recv(&m, c->mon, 0) >= 0 && zmq_msg_more(&m);
-            zmq_msg_close(&m);
-        }
+    uint16_t event;
+    uint32_t value;
+    while (hl_zmon_recv(c->mon, &event, &value) == 0) {
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
             s_why(c, 1,
                   "the dispatcher at %s refused this client's key (status %u): its public key "
@@ -234,6 +218,7 @@ static int s_monitor(hl_client *c)
                   c->endpoint);
         }
     }
+    return rc;
 }
 
 /* Send text and wait up to the timeout for the reply to id (or one with

@@ -5,6 +5,7 @@
 #include "hotline/util.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <zmq.h>
 
 struct hl_zwatch {
@@ -23,6 +24,30 @@ int hl_zsock_readable(void *zsock)
     size_t len = sizeof events;
     if (zmq_getsockopt(zsock, ZMQ_EVENTS, &events, &len) != 0) return 0;
     return (events & ZMQ_POLLIN) != 0;
+}
+
+int hl_zmon_recv(void *mon, uint16_t *event, uint32_t *value)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    *event = 0;
+    *value = 0;
+    if (zmq_msg_size(&m) >= 6) {
+        memcpy(event, zmq_msg_data(&m), 2);
+        memcpy(value, (char *)zmq_msg_data(&m) + 2, 4);
+    }
+    int more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    while (more) { /* the endpoint frame, already here with the first */
+        zmq_msg_init(&m);
+        more = zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    return 0;
 }
 
 static void s_idle_cb(uv_idle_t *h);

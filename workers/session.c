@@ -393,27 +393,9 @@ static void s_mon_cb(hl_zwatch *w, void *sock, void *arg)
 {
     (void)w;
     sess *s = arg;
-    for (int i = 0; i < 16 && s->cur.mon == sock; i++) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        uint16_t event = 0;
-        uint32_t value = 0;
-        if (zmq_msg_size(&m) >= 6) {
-            memcpy(&event, zmq_msg_data(&m), 2);
-            memcpy(&value, (char *)zmq_msg_data(&m) + 2, 4);
-        }
-        int more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        while (more) { /* the endpoint frame */
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) more = 0;
-            else more = zmq_msg_more(&m);
-            zmq_msg_close(&m);
-        }
+    uint16_t event;
+    uint32_t value;
+    for (int i = 0; i < 16 && s->cur.mon == sock && hl_zmon_recv(sock, &event, &value) == 0; i++) {
         if (event == ZMQ_EVENT_DISCONNECTED) {
             s_go_down(s, "the dispatcher closed the connection");
             break;

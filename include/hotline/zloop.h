@@ -7,6 +7,7 @@
 #ifndef HOTLINE_ZLOOP_H
 #define HOTLINE_ZLOOP_H
 
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct hl_zwatch hl_zwatch;
@@ -25,5 +26,8 @@ void hl_zwatch_destroy(hl_zwatch **w);
 
 /* 1 when ZMQ_EVENTS has ZMQ_POLLIN. */
 int hl_zsock_readable(void *zsock);
+/* Take one event of a socket monitor (zmq_socket_monitor) without waiting,
+ * its endpoint frame dropped: 0 with *event and *value, -1 when none waits. */
+int hl_zmon_recv(void *mon, uint16_t *event, uint32_t *value);
 
 #endif
