@@ -85,15 +85,21 @@ void ticket_clear(ticket *t)
 /* Literal pieces are added with their length known at compile time. */
 #define LIT(b, s) hl_buf_add((b), (s), sizeof(s) - 1)
 
-void ticket_json_write(const ticket *t, const hl_config *cfg, hl_buf *b)
+/* Both forms open with {"id", "no", "status". */
+static void s_write_head(const ticket *t, hl_buf *b)
 {
-    hl_buf_reserve(b, 1536); /* a ticket's usual size: one allocation */
     LIT(b, "{\"id\":");
     hl_json_write_int(b, t->id);
     LIT(b, ",\"no\":");
     hl_json_write_str(b, t->no);
     LIT(b, ",\"status\":");
     hl_json_write_str(b, ticket_status_name(t->status));
+}
+
+void ticket_json_write(const ticket *t, const hl_config *cfg, hl_buf *b)
+{
+    hl_buf_reserve(b, 1536); /* a ticket's usual size: one allocation */
+    s_write_head(t, b);
     LIT(b, ",\"category\":");
     hl_json_write_str(b, t->category);
     int cat = hl_config_category(cfg, t->category);
@@ -182,12 +188,7 @@ void ticket_json_write(const ticket *t, const hl_config *cfg, hl_buf *b)
 
 void ticket_json_brief_write(const ticket *t, hl_buf *b)
 {
-    LIT(b, "{\"id\":");
-    hl_json_write_int(b, t->id);
-    LIT(b, ",\"no\":");
-    hl_json_write_str(b, t->no);
-    LIT(b, ",\"status\":");
-    hl_json_write_str(b, ticket_status_name(t->status));
+    s_write_head(t, b);
     LIT(b, ",\"lead\":");
     hl_json_write_str(b, t->lead);
     LIT(b, ",\"category\":");
@@ -197,15 +198,21 @@ void ticket_json_brief_write(const ticket *t, hl_buf *b)
     hl_buf_addc(b, '}');
 }
 
+/* The text in b (freed) as a tree, or as a raw item. */
+static cJSON *s_take(hl_buf *b, int raw)
+{
+    cJSON *o = raw ? cJSON_CreateRaw(b->data) : cJSON_Parse(b->data);
+    hl_buf_free(b);
+    if (!o) hl_panic("out of memory building JSON");
+    return o;
+}
+
 cJSON *ticket_json(const ticket *t, const hl_config *cfg)
 {
     hl_buf b;
     hl_buf_init(&b);
     ticket_json_write(t, cfg, &b);
-    cJSON *o = cJSON_Parse(b.data);
-    hl_buf_free(&b);
-    if (!o) hl_panic("out of memory building JSON");
-    return o;
+    return s_take(&b, 0);
 }
 
 cJSON *ticket_json_brief_raw(const ticket *t)
@@ -213,10 +220,7 @@ cJSON *ticket_json_brief_raw(const ticket *t)
     hl_buf b;
     hl_buf_init(&b);
     ticket_json_brief_write(t, &b);
-    cJSON *raw = cJSON_CreateRaw(b.data);
-    hl_buf_free(&b);
-    if (!raw) hl_panic("out of memory building JSON");
-    return raw;
+    return s_take(&b, 1);
 }
 
 cJSON *ticket_json_raw(const ticket *t, const hl_config *cfg)
@@ -224,10 +228,7 @@ cJSON *ticket_json_raw(const ticket *t, const hl_config *cfg)
     hl_buf b;
     hl_buf_init(&b);
     ticket_json_write(t, cfg, &b);
-    cJSON *raw = cJSON_CreateRaw(b.data);
-    hl_buf_free(&b);
-    if (!raw) hl_panic("out of memory building JSON");
-    return raw;
+    return s_take(&b, 1);
 }
 
 char *ticket_co_text(const ticket *t)
