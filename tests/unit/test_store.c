@@ -765,7 +765,11 @@ static void test_checkpointer(void **state)
     assert_int_equal(stat(wal, &sb), 0);
     assert_true(sb.st_size <= 810 * 4120);
 
-    /* a reader on an old snapshot: no restart, the full checkpoints run */
+    /* a reader on an old snapshot: no restart, the full checkpoints run.
+     * If the log happened to be copied whole when the reader began, SQLite
+     * lets it read the database file alone; the next commit may then start
+     * the log over once, and from there the reader keeps the log from being
+     * copied at all. Either way the log grows past its bound. */
     sqlite3 *rd;
     assert_int_equal(sqlite3_open(s_db, &rd), SQLITE_OK);
     assert_int_equal(sqlite3_exec(rd, "BEGIN; SELECT count(*) FROM events;", NULL, NULL, NULL),
@@ -773,7 +777,8 @@ static void test_checkpointer(void **state)
     int64_t restarts = ck.restarts;
     s_ck_batches(st, 900, json);
     store_checkpoint_stats(st, &ck);
-    assert_int_equal(ck.restarts, restarts);
+    assert_in_range(ck.restarts, restarts, restarts + 1);
+    restarts = ck.restarts;
     assert_true(ck.full_rounds >= 1);
     assert_true(ck.log_pages > 800);
     assert_int_equal(sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
