@@ -31,7 +31,10 @@ typedef struct ag_item {
     int64_t created_at;
     char *refusal; /* a forbidden reply's message, while a ping checks the session */
     int retries;      /* "internal" answers so far */
+    int unsure;       /* it may have gone before: its answer may be a replay */
+    char *answer;     /* an unsure item's ok reply, while its ticket is read again */
     int64_t retry_at; /* monotonic ms before which it is not sent again */
+    int sent;         /* sent at least once by this process */
     int inflight;
     int done;
 } ag_item;
@@ -71,6 +74,7 @@ static void s_item_free(ag_item *it)
     free(it->args);
     free(it->idem);
     free(it->refusal);
+    free(it->answer);
 }
 
 static void s_open_count(agent *a, int64_t ticket, int delta)
@@ -194,6 +198,7 @@ static void s_pump(agent *a);
 
 static void s_on_verify(sess *s, const hl_reply *rep, void *arg, int64_t n);
 static int s_put_span(agent *a, js_span t, int assign, ws_ticket *now);
+static void s_sync_send(agent *a);
 
 static void s_retry_cb(uv_timer_t *t)
 {
@@ -208,6 +213,48 @@ static void s_refuse(agent *a, ag_item *it, const char *code, const char *messag
     s_finish(a, it, WS_REFUSED, code, message, NULL);
 }
 
+/* The item succeeded (answer: the reply's text): saved as done, and the UI
+ * told. */
+static void s_done(agent *a, ag_item *it, const char *answer, size_t len)
+{
+    wstore_action_set_state(a->store, it->n, WS_DONE, NULL, NULL);
+    /* a person sees "done" only once it is saved; a UI that shows
+     * nobody anything has the loop's before-sleep hook commit it with
+     * the rest of the turn (a lost "done" resends with the same idem) */
+    if (!a->columns_only) wstore_commit(a->store);
+    /* the reply as a tree only for a UI that reads it */
+    cJSON *result = a->ui.action && !a->columns_only ? cJSON_ParseWithLength(answer, len) : NULL;
+    s_finish(a, it, WS_DONE, NULL, NULL, result);
+    cJSON_Delete(result);
+}
+
+/* The ticket of an unsure item's action, read again (s_on_action). */
+static void s_on_confirm(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,
+                         int64_t n)
+{
+    (void)s;
+    agent *a = arg;
+    ag_item *it = s_q_find(a, n);
+    if (!it || !it->answer) return;
+    if (!rep || (!rep->ok && rep->err != HL_E_FORBIDDEN && rep->err != HL_E_NOT_FOUND)) {
+        /* not read: the action goes again, and is checked again */
+        free(it->answer);
+        it->answer = NULL;
+        if (it->inflight) a->inflight--;
+        it->inflight = 0;
+        return;
+    }
+    js_span t;
+    if (rep->ok && s_member(s_trim(text, len), "ticket", &t) == 0 && js_is_object(t))
+        s_put_span(a, t, 0, NULL);
+    else if (!rep->ok)
+        s_sync_send(a); /* no longer ours to read: the inbox tells what became of it */
+    char *answer = it->answer;
+    it->answer = NULL;
+    s_done(a, it, answer, strlen(answer));
+    free(answer);
+}
+
 static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,
                         int64_t n)
 {
@@ -219,20 +266,31 @@ static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t l
         it->inflight = 0;
         return;
     }
+    if (rep->ok && it->unsure && it->ticket > 0) {
+        /* The same idem sent again is answered with the result stored the
+         * first time: the ticket as it was then, which may since have moved
+         * on (a callback reopened it while this answer was lost). Stored, it
+         * would hide the newer state the inbox brought. So the ticket is read
+         * again, and the action counts as done with that copy stored. */
+        hl_buf_reset(&a->text);
+        hl_buf_adds(&a->text, "{\"ticket\":");
+        hl_json_write_int(&a->text, it->ticket);
+        hl_buf_addc(&a->text, '}');
+        if (sess_request_text(s, "get", a->text.data, NULL, s_on_confirm, a, n) == 0) {
+            free(it->answer);
+            it->answer = hl_strndup(text, len);
+        } else { /* cannot ask now: it goes again, and is checked again */
+            if (it->inflight) a->inflight--;
+            it->inflight = 0;
+        }
+        return;
+    }
     if (rep->ok) {
         /* the reply read in place: the ticket stored as it came */
         js_span t;
         if (s_member(s_trim(text, len), "ticket", &t) == 0 && js_is_object(t))
             s_put_span(a, t, 0, NULL);
-        wstore_action_set_state(a->store, n, WS_DONE, NULL, NULL);
-        /* a person sees "done" only once it is saved; a UI that shows
-         * nobody anything has the loop's before-sleep hook commit it with
-         * the rest of the turn (a lost "done" resends with the same idem) */
-        if (!a->columns_only) wstore_commit(a->store);
-        /* the reply as a tree only for a UI that reads it */
-        cJSON *result = a->ui.action && !a->columns_only ? cJSON_ParseWithLength(text, len) : NULL;
-        s_finish(a, it, WS_DONE, NULL, NULL, result);
-        cJSON_Delete(result);
+        s_done(a, it, text, len);
         return;
     }
     if (rep->err == HL_E_FORBIDDEN) {
@@ -292,6 +350,8 @@ static void s_pump(agent *a)
         if (it->retry_at > now) break; /* in order: what follows waits too */
         if (sess_request_text(a->sess, it->op, it->args, it->idem, s_on_action, a, it->n) != 0)
             break; /* would block: keep the order, try again on the next turn */
+        if (it->sent) it->unsure = 1;
+        it->sent = 1;
         it->inflight = 1;
         a->inflight++;
         wstore_action_set_state(a->store, it->n, WS_SENT, NULL, NULL);
@@ -304,6 +364,8 @@ static int s_load_one(const ws_action *act, void *arg)
 {
     agent *a = arg;
     s_q_push(a, act->n, act->op, act->ticket, act->ref, act->args, act->idem, act->created_at);
+    /* pending or sent: a worker that stopped may have sent it a moment before */
+    a->q[a->qlen - 1].unsure = 1;
     return 0;
 }
 

@@ -3,9 +3,13 @@
  * applied exactly once when it returns, and one the dispatcher refuses (the
  * ticket was re-dispatched meanwhile) is reported and kept; pending actions
  * survive a restart of the worker; an action whose reply was lost is resent
- * with the same idem and applied once. */
+ * with the same idem and applied once, and the result the dispatcher
+ * replays for it does not hide what happened to the ticket since. */
+#include "test_dispatcher.h"
 #include "test_worker.h"
 
+#include <signal.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 static void test_offline_actions_applied_once(void **state)
@@ -199,12 +203,96 @@ static void test_lost_reply_resent_once(void **state)
     th_disp_stop(&d);
 }
 
+/* A finish whose answer was lost: the dispatcher applied it, and then the
+ * hotline called the citizen back, who was unsatisfied, so the ticket came
+ * back to the unit (reopened). The worker, started again, resends the
+ * finish with its idem and gets the stored first result: the ticket as
+ * resolved. That copy must not replace the reopened one the inbox brought,
+ * or the ticket would look resolved here and nobody would sign it again.
+ * An auto worker signs and finishes it a second time. */
+static void test_replayed_answer_not_stored(void **state)
+{
+    (void)state;
+    th_disp d = {0};
+    th_disp_start(&d, tw_config(), th_path("replay.db"), NULL);
+    th_client *op = th_client_new(d.front, "operator", NULL);
+    char wdb[512];
+    snprintf(wdb, sizeof wdb, "%s", th_path("replay-w.db"));
+    th_proc *w = tw_console(&d, "t.a", wdb);
+    size_t pos = 0;
+    th_proc_must(w, &pos, "已连接 link up", 10000);
+    tw_ticket a = tw_create(op, "env.noise", "C-A2", 1);
+    char want[128];
+    snprintf(want, sizeof want, "[1] %s", a.no);
+    th_proc_must(w, &pos, want, 5000);
+    th_proc_send(w, "sign 1");
+    snprintf(want, sizeof want, "已完成 done: sign %s", a.no);
+    th_proc_must(w, &pos, want, 10000);
+    tw_quit(&w, 10000);
+
+    /* the finish, as the worker left it when it stopped: sent, unanswered */
+    const char *idem = "t.a-replay-1";
+    char args[256], sql[1024];
+    snprintf(args, sizeof args, "{\"ticket\":%lld,\"result\":\"已处理完毕\"}", (long long)a.id);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO outbox(op, ticket, ref, args, idem, created_at, state) "
+             "VALUES ('finish', %lld, '%s', '%s', '%s', 1, 'sent')",
+             (long long)a.id, a.no, args, idem);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(wdb, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    /* which the dispatcher had applied; then the callback reopens it */
+    th_client *wk = th_client_new(d.front, "worker", "t.a");
+    cJSON *r = th_ok(wk, "finish", "{\"ticket\":%lld,\"result\":\"已处理完毕\",\"idem\":\"%s\"}",
+                     (long long)a.id, idem);
+    cJSON_Delete(r);
+    th_client_destroy(&wk);
+    r = th_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"unsatisfied\"}", (long long)a.id);
+    td_assert_str(r, "ticket.status", "dispatched");
+    cJSON_Delete(r);
+
+    pid_t pid = tw_auto(&d, "t.a", wdb, "sign=0,finish=0,return=0,seed=1");
+    int resolved = 0;
+    for (int64_t end = th_mono_ms() + 15000; th_mono_ms() < end && resolved < 2;) {
+        cJSON *g = tw_get(op, a.id);
+        if (strcmp(th_gets(g, "ticket.status"), "resolved") == 0)
+            resolved = tw_events(g, "resolved");
+        cJSON_Delete(g);
+        if (resolved < 2) usleep(50000);
+    }
+    assert_int_equal(th_stop_pid(pid, SIGTERM, 10000), 0);
+    assert_int_equal(resolved, 2);
+    cJSON *g = tw_get(op, a.id);
+    assert_int_equal(tw_events(g, "reopened"), 1);
+    assert_int_equal(tw_events(g, "accepted"), 2);
+    cJSON_Delete(g);
+    /* the resent finish is done, and the worker's copy is the ticket's state */
+    assert_int_equal(sqlite3_open(wdb, &h), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT (SELECT state FROM outbox WHERE idem = ?1),"
+                                        " (SELECT status FROM tickets WHERE id = ?2)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(q, 1, idem, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, a.id);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "done");
+    assert_string_equal((const char *)sqlite3_column_text(q, 1), "resolved");
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    th_client_destroy(&op);
+    th_disp_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offline_actions_applied_once),
         cmocka_unit_test(test_pending_survive_restart),
         cmocka_unit_test(test_lost_reply_resent_once),
+        cmocka_unit_test(test_replayed_answer_not_stored),
     };
     return TH_MAIN("worker_offline", tests);
 }
