@@ -238,6 +238,23 @@ char *th_read(const char *path)
     return buf;
 }
 
+int th_file_has(const char *path, const char *needle)
+{
+    char *text = th_read(path);
+    int has = text && strstr(text, needle) != NULL;
+    free(text);
+    return has;
+}
+
+void th_file_must(const char *path, const char *needle, int ms)
+{
+    if (TH_WAIT_UNTIL(th_file_has(path, needle), ms)) return;
+    char *text = th_read(path);
+    fprintf(stderr, "# %s:\n%s\n", path, text ? text : "(missing)");
+    free(text);
+    fail_msg("\"%s\" did not appear in %s within %d ms", needle, path, ms);
+}
+
 int th_free_port(void)
 {
     /* Ask the kernel for an ephemeral port; a port range per process keeps

@@ -25,6 +25,11 @@ const char *th_src(const char *rel);
 const char *th_write(const char *name, const char *text);
 /* Read a file whole; caller frees; NULL if missing. */
 char *th_read(const char *path);
+/* 1 when the file (a process's log) holds needle. */
+int th_file_has(const char *path, const char *needle);
+/* Wait up to ms for the file to hold needle; else fail the test, showing
+ * the file. */
+void th_file_must(const char *path, const char *needle, int ms);
 
 /* A free TCP port on 127.0.0.1 (bound, read, closed: a different one each call). */
 int th_free_port(void);

@@ -48,23 +48,6 @@ static pid_t watch_start(const char *log, ...)
     return pid;
 }
 
-static int log_has(const char *log, const char *needle)
-{
-    char *text = th_read(log);
-    int has = text && strstr(text, needle) != NULL;
-    free(text);
-    return has;
-}
-
-static void wait_log(const char *log, const char *needle, int ms)
-{
-    if (!TH_WAIT_UNTIL(log_has(log, needle), ms)) {
-        char *text = th_read(log);
-        fail_msg("\"%s\" did not appear in %s within %d ms:\n%s", needle, log, ms,
-                 text ? text : "");
-    }
-}
-
 static char *create(const char *cell, const char *desc)
 {
     th_client *c = th_client_new(s_d.front, "operator", NULL);
@@ -86,11 +69,11 @@ static void test_watch_live(void **state)
      * catch-up when its subscription connects), not from the timer */
     pid_t pid = watch_start(log, "--no-color", "watch", "--count", "2", "--for", "30", "--poll",
                             "60000", NULL);
-    wait_log(log, "# watching all events", 10000);
+    th_file_must(log, "# watching all events", 10000);
     char *a = create("C-A1", "开始之后的事件");
-    wait_log(log, a, 10000);
+    th_file_must(log, a, 10000);
     char *b = create("C-B1", "第二个事件");
-    wait_log(log, b, 10000);
+    th_file_must(log, b, 10000);
     assert_int_equal(th_stop_pid(pid, 0, 10000), 0); /* --count 2 reached */
     char *text = th_read(log);
     assert_non_null(strstr(text, "登记")); /* kind, in the operator's words */
@@ -101,7 +84,7 @@ static void test_watch_live(void **state)
     /* a prefix follows one unit's subtree */
     log = th_path("watch-prefix.log");
     pid = watch_start(log, "watch", "ticket.created.t.b", "--count", "1", "--for", "30", NULL);
-    wait_log(log, "# watching \"ticket.created.t.b\"", 10000);
+    th_file_must(log, "# watching \"ticket.created.t.b\"", 10000);
     char *c = create("C-A1", "甲镇的事");
     char *d = create("C-B2", "乙镇的事");
     assert_int_equal(th_stop_pid(pid, 0, 15000), 0);
@@ -114,7 +97,7 @@ static void test_watch_live(void **state)
     /* SIGTERM stops it cleanly */
     log = th_path("watch-term.log");
     pid = watch_start(log, "watch", NULL);
-    wait_log(log, "# watching", 10000);
+    th_file_must(log, "# watching", 10000);
     assert_int_equal(th_stop_pid(pid, SIGTERM, 5000), 0);
 }
 
@@ -124,28 +107,28 @@ static void test_watch_missed_while_disconnected(void **state)
     const char *log = th_path("watch-missed.log");
     pid_t pid = watch_start(log, "--no-color", "watch", "--count", "2", "--for", "60", "--poll",
                             "60000", NULL);
-    wait_log(log, "# watching", 10000);
+    th_file_must(log, "# watching", 10000);
     char *a = create("C-A1", "断线之前");
-    wait_log(log, a, 10000);
+    th_file_must(log, a, 10000);
 
     /* restart the dispatcher with its events on another port: what it
      * publishes there never reaches the watch */
     char e1[64];
     snprintf(e1, sizeof e1, "%s", s_d.events);
     assert_int_equal(th_disp_stop(&s_d), 0);
-    wait_log(log, "disconnected", 10000);
+    th_file_must(log, "disconnected", 10000);
     snprintf(s_d.events, sizeof s_d.events, "tcp://127.0.0.1:%d", th_free_port());
     th_disp_start(&s_d, s_cfg, s_db, NULL);
     char *b = create("C-B1", "断线期间");
     th_sleep_ms(300); /* the watch must not see it: give it the chance to */
-    assert_false(log_has(log, b));
+    assert_false(th_file_has(log, b));
     assert_int_equal(th_disp_stop(&s_d), 0);
 
     /* back on the port the watch knows: it reconnects and catches up */
     snprintf(s_d.events, sizeof s_d.events, "%s", e1);
     th_disp_start(&s_d, s_cfg, s_db, NULL);
-    wait_log(log, b, 15000);
-    assert_true(log_has(log, "reconnected"));
+    th_file_must(log, b, 15000);
+    assert_true(th_file_has(log, "reconnected"));
     assert_int_equal(th_stop_pid(pid, 0, 10000), 0);
     /* each once, in order */
     char *text = th_read(log);
@@ -231,7 +214,7 @@ static void test_watch_alert_colour(void **state)
     th_disp_start(&s_d, s_cfg, th_path("watch-fast.db"), NULL);
     const char *log = th_path("watch-alert.log");
     pid_t pid = watch_start(log, "--color", "watch", "alert.", "--count", "2", "--for", "6", NULL);
-    wait_log(log, "# watching", 10000);
+    th_file_must(log, "# watching", 10000);
     char *a = create("C-A1", "没人签收");
     th_stop_pid(pid, 0, 15000);
     char *text = th_read(log);
@@ -342,8 +325,9 @@ static void test_watch_seq_gap(void **state)
     }
     assert_true(subscribed);
     end = th_mono_ms() + 10000;
-    while (!log_has(log, "FAKE-1") && th_mono_ms() < end) s_fake_serve(router, 1, 20);
-    wait_log(log, "FAKE-1", 10);
+    while (!th_file_has(log, "FAKE-1") && th_mono_ms() < end)
+        s_fake_serve(router, 1, 20);
+    th_file_must(log, "FAKE-1", 10);
     /* drain the catch-ups of the connection, then publish 3 (2 is lost) */
     while (s_fake_serve(router, 1, 300) != -2) {
     }

@@ -171,23 +171,6 @@ static void s_start(th_disp *d, const char *clients)
     th_disp_start(d, cfg, th_path(db), NULL);
 }
 
-static int s_log_has(const th_disp *d, const char *needle)
-{
-    char *log = th_read(d->log);
-    int has = log && strstr(log, needle);
-    free(log);
-    return has;
-}
-
-static void s_log_must(const th_disp *d, const char *needle, int ms)
-{
-    if (TH_WAIT_UNTIL(s_log_has(d, needle), ms)) return;
-    char *log = th_read(d->log);
-    fprintf(stderr, "# the dispatcher log:\n%s\n", log ? log : "");
-    free(log);
-    fail_msg("the dispatcher log does not say \"%s\"", needle);
-}
-
 /* A raw request on a client whose handshake may be refused: 1 when any
  * reply came within ms. */
 static int s_answered(th_client *c, int ms)
@@ -349,8 +332,8 @@ static void test_end_to_end(void **state)
 {
     th_disp d;
     s_start(&d, s_clients);
-    s_log_must(&d, "secure mode: CURVE with ZAP", 1000);
-    s_log_must(&d, s_server_pub, 1000);
+    th_file_must(d.log, "secure mode: CURVE with ZAP", 1000);
+    th_file_must(d.log, s_server_pub, 1000);
 
     /* the operator's key: the keys file names the actor */
     th_client *op = th_client_new_curve(d.front, &s_op, "operator", NULL);
@@ -360,7 +343,7 @@ static void test_end_to_end(void **state)
     char no[40];
     snprintf(no, sizeof no, "%s", th_gets(got, "ticket.no"));
     cJSON_Delete(got);
-    s_log_must(&d, "admitted the key", 1000);
+    th_file_must(d.log, "admitted the key", 1000);
 
     /* a worker with its key signs it */
     char log[1100];
@@ -454,7 +437,7 @@ static void test_unknown_key(void **state)
              "refused the key %s from 127.0.0.1 on the front socket: not in "
              "the keys file",
              s_stranger.pub);
-    s_log_must(&d, want, 3000);
+    th_file_must(d.log, want, 3000);
 
     /* the console says why, at once */
     char *out = NULL, *err = NULL;
@@ -496,9 +479,10 @@ static void test_client_without_curve(void **state)
     /* which side notices the mismatch first is a race: the dispatcher
      * logs either that the client has no CURVE or that it hung up */
     assert_true(TH_WAIT_UNTIL(
-        s_log_has(&d, "failed the CURVE handshake on the front socket: the client does not use "
-                      "CURVE") ||
-            s_log_has(&d, "failed the CURVE handshake on the front socket: the client closed"),
+        th_file_has(d.log,
+                    "failed the CURVE handshake on the front socket: the client does not use "
+                    "CURVE") ||
+            th_file_has(d.log, "failed the CURVE handshake on the front socket: the client closed"),
         3000));
     char *out = NULL, *err = NULL;
     int rc = s_hotline(&out, &err, "--connect", d.front, "list", NULL);
@@ -516,7 +500,7 @@ static void test_client_without_curve(void **state)
     s_expect_in(err, "server key");
     free(out);
     free(err);
-    s_log_must(&d, "wrong server key", 3000);
+    th_file_must(d.log, "wrong server key", 3000);
     assert_int_equal(th_disp_stop(&d), 0);
 }
 
@@ -584,8 +568,8 @@ static void test_events_need_a_known_key(void **state)
     char want[200];
     snprintf(want, sizeof want, "refused the key %s from 127.0.0.1 on the events socket",
              s_stranger.pub);
-    s_log_must(&d, want, 1000);
-    s_log_must(&d, "workers read their unit's feed through inbox", 1000);
+    th_file_must(d.log, want, 1000);
+    th_file_must(d.log, "workers read their unit's feed through inbox", 1000);
     th_sub_destroy(&op);
     th_sub_destroy(&mgr);
     th_sub_destroy(&stranger);
@@ -653,7 +637,7 @@ static void test_sighup(void **state)
     free(entry);
     assert_false(s_admitted(&d, &late));
     assert_int_equal(kill(d.pid, SIGHUP), 0);
-    s_log_must(&d, "(1 added, 0 removed, 0 changed)", 3000);
+    th_file_must(d.log, "(1 added, 0 removed, 0 changed)", 3000);
     assert_true(TH_WAIT_UNTIL(s_admitted(&d, &late), 5000));
 
     /* connections made with it before its removal */
@@ -669,8 +653,8 @@ static void test_sighup(void **state)
 
     s_remove_key(clients, late.pub);
     assert_int_equal(kill(d.pid, SIGHUP), 0);
-    s_log_must(&d, "(0 added, 1 removed, 0 changed)", 3000);
-    s_log_must(&d, "events socket bound again", 3000);
+    th_file_must(d.log, "(0 added, 1 removed, 0 changed)", 3000);
+    th_file_must(d.log, "events socket bound again", 3000);
     /* the old connection is refused from its next request on */
     td_err_msg(c, "forbidden", "no longer admitted", "list", "{}");
     td_err_msg(c, "forbidden", "no longer admitted", "hello", "{\"role\":\"operator\"}");
@@ -688,8 +672,8 @@ static void test_sighup(void **state)
     /* a broken keys file is not loaded; the keys in force stay */
     th_write("hup-clients.json", "{\"not a key\": {\"role\": \"operator\"}");
     assert_int_equal(kill(d.pid, SIGHUP), 0);
-    s_log_must(&d, "the keys file was not reloaded", 3000);
-    s_log_must(&d, "not valid JSON", 1000);
+    th_file_must(d.log, "the keys file was not reloaded", 3000);
+    th_file_must(d.log, "not valid JSON", 1000);
     td_ok(op, "ping", "");
     assert_true(s_admitted(&d, &s_mgr));
 
@@ -814,7 +798,7 @@ static void test_bind(void **state)
     d.probe = &s_op;
     const char *cfg = s_config("any.json", s_key_path("dispatcher", "key_secret"), s_clients);
     th_disp_start(&d, cfg, th_path("any/hotline.db"), "--front", any, NULL);
-    s_log_must(&d, "front socket bound to tcp://0.0.0.0", 1000);
+    th_file_must(d.log, "front socket bound to tcp://0.0.0.0", 1000);
     th_client *c = th_client_new_curve(front, &s_mgr, "manager", NULL);
     td_ok(c, "ping", "");
     th_client_destroy(&c);
