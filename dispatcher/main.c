@@ -21,32 +21,34 @@
 
 static void s_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: hotline-dispatcher -c CONFIG [--db PATH] [--front EP] [--events EP] [--http ADDR]\n"
-            "                          [--check]\n"
-            "\n"
-            "The 12345 hotline dispatcher: owns the ticket database, routes tickets to units,\n"
-            "keeps deadlines and publishes events. Runs in the foreground and logs to stderr.\n"
-            "\n"
-            "  -c, --config FILE   configuration file (see config/README.md)\n"
-            "      --db PATH       database file (overrides dispatcher.db)\n"
-            "      --front EP      request socket endpoint (overrides dispatcher.front)\n"
-            "      --events EP     events socket endpoint (overrides dispatcher.events)\n"
-            "      --http ADDR     HTTP host:port for the dashboard and Open311 (overrides\n"
-            "                      dispatcher.http; port 0 or * picks a free one; - turns it off)\n"
-            "      --check         validate the configuration, print a summary, exit\n"
-            "  -h, --help          this text\n"
-            "  -V, --version       print the version\n"
-            "\n"
-            "With security.curve true (secure mode) both sockets use CURVE, clients are\n"
-            "admitted by their keys (security.clients), and SIGHUP reloads that keys file.\n"
-            "Without it only loopback addresses may be bound.\n"
-            "\n"
-            "SIGTERM or SIGINT stops it after committing what it holds. SIGHUP also re-reads\n"
-            "CONFIG for dispatcher.max_db_pages, the cap on the database's size.\n"
-            "\n"
-            "Exit status: 0 stopped by SIGTERM/SIGINT or --check passed; 1 runtime failure;\n"
-            "2 usage error or invalid configuration.\n");
+    fprintf(
+        f,
+        "usage: hotline-dispatcher -c CONFIG [--db PATH] [--front EP] [--events EP] [--http ADDR]\n"
+        "                          [--check]\n"
+        "\n"
+        "The 12345 hotline dispatcher: owns the ticket database, routes tickets to units,\n"
+        "keeps deadlines and publishes events. Runs in the foreground and logs to stderr.\n"
+        "\n"
+        "  -c, --config FILE   configuration file (see config/README.md)\n"
+        "      --db PATH       database file (overrides dispatcher.db)\n"
+        "      --front EP      request socket endpoint (overrides dispatcher.front)\n"
+        "      --events EP     events socket endpoint (overrides dispatcher.events)\n"
+        "      --http ADDR     HTTP host:port for the dashboard and Open311 (overrides\n"
+        "                      dispatcher.http; port 0 or * picks a free one; - turns it off)\n"
+        "      --check         validate the configuration, print a summary, exit\n"
+        "  -h, --help          this text\n"
+        "  -V, --version       print the version\n"
+        "\n"
+        "With security.curve true (secure mode) both sockets use CURVE, clients are\n"
+        "admitted by their keys (security.clients), and SIGHUP reloads that keys file.\n"
+        "Without it only loopback addresses may be bound.\n"
+        "\n"
+        "SIGTERM or SIGINT stops it after committing what it holds. SIGHUP also re-reads\n"
+        "CONFIG for dispatcher.max_db_pages (the cap on the database's size) and\n"
+        "open311 (api_keys, require_key), and in secure mode the HTTP bearer tokens.\n"
+        "\n"
+        "Exit status: 0 stopped by SIGTERM/SIGINT or --check passed; 1 runtime failure;\n"
+        "2 usage error or invalid configuration.\n");
 }
 
 /* Create the directories above path (mkdir -p of its dirname). */
@@ -116,12 +118,33 @@ static int s_apply_db_cap(store *st, int64_t pages)
 }
 
 /* SIGHUP: re-read the configuration file for the settings that can change
- * while running (dispatcher.max_db_pages); the rest needs a restart. */
+ * while running (dispatcher.max_db_pages, and Open311's api_keys and
+ * require_key); the rest needs a restart. */
 typedef struct reload {
     uv_signal_t sig;
     const char *path;
     store *st;
+    hl_config *cfg; /* the running configuration */
 } reload;
+
+/* Open311's keys: the running configuration takes the new file's (the
+ * HTTP handlers read them per request, on this loop). require_key's
+ * default follows security.curve, which is read at start-up only. */
+static void s_apply_open311(hl_config *run, hl_config *cfg)
+{
+    int before = run->open311.nkeys;
+    hl_apikey *keys = run->open311.keys;
+    int n = run->open311.nkeys;
+    run->open311.keys = cfg->open311.keys;
+    run->open311.nkeys = cfg->open311.nkeys;
+    cfg->open311.keys = keys; /* freed with cfg */
+    cfg->open311.nkeys = n;
+    if (cfg->security.curve == run->security.curve)
+        run->open311.require_key = cfg->open311.require_key;
+    hl_info("SIGHUP: Open311: %d api key%s (%d before), a key %s to post", run->open311.nkeys,
+            run->open311.nkeys == 1 ? "" : "s", before,
+            run->open311.require_key ? "required" : "not required");
+}
 
 static void s_on_hup(uv_signal_t *h, int signum)
 {
@@ -136,6 +159,7 @@ static void s_on_hup(uv_signal_t *h, int signum)
     }
     hl_info("SIGHUP: re-read %s", r->path);
     s_apply_db_cap(r->st, cfg->dispatcher.max_db_pages);
+    s_apply_open311(r->cfg, cfg);
     hl_config_destroy(&cfg);
 }
 
@@ -272,7 +296,7 @@ int main(int argc, char **argv)
     if (!sv) goto out;
     if (http && !(wb = web_new(uv_default_loop(), cfg, sv, http, &err))) goto out;
     /* not a reason to keep the loop running: the server's handles are */
-    reload hup = {.path = cfg->path, .st = st};
+    reload hup = {.path = cfg->path, .st = st, .cfg = cfg};
     uv_signal_init(uv_default_loop(), &hup.sig);
     hup.sig.data = &hup;
     uv_signal_start(&hup.sig, s_on_hup, SIGHUP);

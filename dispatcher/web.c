@@ -44,6 +44,7 @@ typedef struct stream_ref {
     char **held;
     int nheld;
     int64_t *held_seq;
+    char *token; /* secure mode: the bearer token it was opened with */
     struct stream_ref *next;
 } stream_ref;
 
@@ -55,7 +56,7 @@ struct web {
     open311 *o311;
     uv_idle_t idle;
     uv_timer_t ping;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     call *head, *tail;
     token *tokens;
     int ntokens;
@@ -274,79 +275,126 @@ static cJSON *s_read_json(const char *path, char **err)
     return root;
 }
 
-/* Secure mode: the bearer tokens (tokens.json beside the keys file), each
- * standing for the principal of a key in the keys file. No file: no token,
- * and the API answers 401 saying where the file goes. */
-static int s_load_tokens(web *w, char **err)
+static void s_tokens_free(token *v, int n)
 {
-    char *path = s_tokens_path(w->cfg);
-    w->tokens_path = path;
-    if (access(path, F_OK) != 0) {
+    for (int i = 0; i < n; i++)
+        free(v[i].token);
+    free(v);
+}
+
+/* The principal a key of the keys file stands for: 0, or -1 when keys has
+ * no such key (or its entry is unusable). */
+static int s_principal(const web *w, const cJSON *keys, const char *key, web_who *out)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(keys, key);
+    int role = hl_role_parse(hl_json_str(p, "role"));
+    const char *unit = hl_json_str(p, "unit");
+    int u = unit ? hl_config_unit(w->cfg, unit) : -1;
+    if (!p || !role || (unit && u < 0)) return -1;
+    memset(out, 0, sizeof *out);
+    hl_strlcpy(out->key, key, sizeof out->key);
+    out->role = role;
+    out->unit = u;
+    const char *name = hl_json_str(p, "name");
+    hl_strlcpy(out->client, name && *name ? name : "web", sizeof out->client);
+    return 0;
+}
+
+/* The tokens of toks (tokens.json), each standing for the principal of a
+ * key in keys (the keys file). A token of a key the keys file does not
+ * hold refuses the file, or with lenient (a reload after a key was
+ * removed) is left out with a warning. */
+static int s_tokens_parse(const web *w, const cJSON *toks, const cJSON *keys, int lenient,
+                          token **out, int *nout, char **err)
+{
+    int n = cJSON_GetArraySize(toks), k = 0;
+    token *v = hl_calloc((size_t)n + 1, sizeof *v);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, toks)
+    {
+        const char *key = it->string;
+        const char *tok = cJSON_IsString(it) ? it->valuestring : NULL;
+        web_who who;
+        if (s_principal(w, keys, key, &who) != 0) {
+            if (lenient) {
+                hl_warn("HTTP: %s: \"%.40s\" is no longer a key of the keys file: its token is "
+                        "refused from now on",
+                        w->tokens_path, key);
+                continue;
+            }
+            *err = hl_sprintf("%s: \"%.40s\": not a key of the keys file %s (a token stands for "
+                              "a key's principal)",
+                              w->tokens_path, key, w->cfg->security.clients);
+            goto fail;
+        }
+        if (!tok || strlen(tok) < WEB_TOKEN_MIN) {
+            *err = hl_sprintf("%s: \"%.40s\": the token must be a string of at least %d "
+                              "characters (make one with: head -c 24 /dev/urandom | base64)",
+                              w->tokens_path, key, WEB_TOKEN_MIN);
+            goto fail;
+        }
+        for (int i = 0; i < k; i++)
+            if (strcmp(v[i].token, tok) == 0) {
+                *err = hl_sprintf("%s: \"%.40s\": the same token is given to two keys",
+                                  w->tokens_path, key);
+                goto fail;
+            }
+        v[k].token = hl_strdup(tok);
+        v[k++].who = who;
+    }
+    *out = v;
+    *nout = k;
+    return 0;
+fail:
+    s_tokens_free(v, k);
+    return -1;
+}
+
+/* Secure mode: read the bearer tokens (tokens.json beside the keys file)
+ * and the keys file. No tokens file: no token, and the API answers 401
+ * saying where the file goes. 0 with *keys the keys file (the caller's),
+ * or -1 with *err. */
+static int s_tokens_read(const web *w, int lenient, token **out, int *nout, cJSON **keys,
+                         char **err)
+{
+    char *rerr = NULL;
+    *keys = s_read_json(w->cfg->security.clients, &rerr);
+    if (!*keys) {
+        *err = hl_sprintf("cannot read the keys file for the HTTP bearer tokens: %s", rerr);
+        free(rerr);
+        return -1;
+    }
+    *out = NULL;
+    *nout = 0;
+    if (access(w->tokens_path, F_OK) != 0) {
         hl_warn("HTTP: no bearer tokens (%s does not exist): the dashboard's API refuses every "
                 "request until it does",
-                path);
+                w->tokens_path);
         return 0;
     }
-    char *rerr = NULL;
-    cJSON *toks = s_read_json(path, &rerr);
+    cJSON *toks = s_read_json(w->tokens_path, &rerr);
     if (!toks) {
         *err = hl_sprintf("cannot read the HTTP bearer tokens: %s", rerr);
         free(rerr);
         return -1;
     }
-    cJSON *keys = s_read_json(w->cfg->security.clients, &rerr);
-    if (!keys) {
-        *err = hl_sprintf("cannot read the keys file for the HTTP bearer tokens: %s", rerr);
-        free(rerr);
-        cJSON_Delete(toks);
-        return -1;
-    }
-    int n = cJSON_GetArraySize(toks);
-    w->tokens = hl_calloc((size_t)n + 1, sizeof *w->tokens);
-    const cJSON *it;
-    int rc = 0;
-    cJSON_ArrayForEach(it, toks)
-    {
-        const char *key = it->string;
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(keys, key);
-        const char *tok = cJSON_IsString(it) ? it->valuestring : NULL;
-        int role = hl_role_parse(hl_json_str(p, "role"));
-        const char *unit = hl_json_str(p, "unit");
-        int u = unit ? hl_config_unit(w->cfg, unit) : -1;
-        if (!p || !role || (unit && u < 0)) {
-            *err = hl_sprintf("%s: \"%.40s\": not a key of the keys file %s (a token stands for "
-                              "a key's principal)",
-                              path, key, w->cfg->security.clients);
-            rc = -1;
-            break;
-        }
-        if (!tok || strlen(tok) < WEB_TOKEN_MIN) {
-            *err = hl_sprintf("%s: \"%.40s\": the token must be a string of at least %d "
-                              "characters (make one with: head -c 24 /dev/urandom | base64)",
-                              path, key, WEB_TOKEN_MIN);
-            rc = -1;
-            break;
-        }
-        for (int i = 0; i < w->ntokens && rc == 0; i++)
-            if (strcmp(w->tokens[i].token, tok) == 0) {
-                *err = hl_sprintf("%s: \"%.40s\": the same token is given to two keys", path, key);
-                rc = -1;
-            }
-        if (rc) break;
-        token *t = &w->tokens[w->ntokens++];
-        t->token = hl_strdup(tok);
-        hl_strlcpy(t->who.key, key, sizeof t->who.key);
-        t->who.role = role;
-        t->who.unit = u;
-        const char *name = hl_json_str(p, "name");
-        hl_strlcpy(t->who.client, name && *name ? name : "web", sizeof t->who.client);
-    }
-    cJSON_Delete(keys);
+    int rc = s_tokens_parse(w, toks, *keys, lenient, out, nout, err);
     cJSON_Delete(toks);
     if (rc == 0)
-        hl_info("HTTP: %d bearer token%s from %s", w->ntokens, w->ntokens == 1 ? "" : "s", path);
+        hl_info("HTTP: %d bearer token%s from %s", *nout, *nout == 1 ? "" : "s", w->tokens_path);
     return rc;
 }
+
+static int s_load_tokens(web *w, char **err)
+{
+    w->tokens_path = s_tokens_path(w->cfg);
+    cJSON *keys = NULL;
+    int rc = s_tokens_read(w, 0, &w->tokens, &w->ntokens, &keys, err);
+    cJSON_Delete(keys);
+    return rc;
+}
+
+static const token *s_token_find(const web *w, const char *tok);
 
 /* Compare without leaking where the first difference is. */
 static int s_token_eq(const char *a, const char *b)
@@ -372,9 +420,7 @@ static int s_who(web *w, hl_http_req *r, int roles, web_who *out)
         return 0;
     }
     char *tok = hl_http_bearer(r);
-    const token *found = NULL;
-    for (int i = 0; tok && i < w->ntokens; i++)
-        if (s_token_eq(tok, w->tokens[i].token)) found = &w->tokens[i];
+    const token *found = s_token_find(w, tok);
     free(tok);
     if (!found) {
         hl_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"hotline\"");
@@ -689,6 +735,7 @@ static void s_ref_free(stream_ref *ref)
         free(ref->held[i]);
     free(ref->held);
     free(ref->held_seq);
+    free(ref->token);
     free(ref);
 }
 
@@ -818,10 +865,16 @@ static void s_api_stream(hl_http_req *r, void *arg)
     char *e = NULL;
     long long after = lei ? strtoll(lei, &e, 10) : -1;
     int resume = lei && *lei && e && !*e && after >= 0;
+    /* the request is gone once it is a stream */
+    char *bearer = w->secure ? hl_http_bearer(r) : NULL;
     hl_http_stream *s = hl_http_stream_start(r, s_stream_closed, w);
-    if (!s) return;
+    if (!s) {
+        free(bearer);
+        return;
+    }
     stream_ref *ref = hl_calloc(1, sizeof *ref);
     ref->s = s;
+    ref->token = bearer;
     ref->serial = ++w->serials;
     ref->next = w->streams;
     w->streams = ref;
@@ -900,6 +953,7 @@ static void s_stop(web *w)
     uv_close((uv_handle_t *)&w->ping, NULL);
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
+    uv_close((uv_handle_t *)&w->sighup, NULL);
     open311_destroy(&w->o311);
     hl_http_destroy(&w->http);
 }
@@ -908,6 +962,68 @@ static void s_on_signal(uv_signal_t *h, int signum)
 {
     (void)signum;
     s_stop(h->data);
+}
+
+static const token *s_token_find(const web *w, const char *tok)
+{
+    const token *found = NULL;
+    for (int i = 0; tok && i < w->ntokens; i++)
+        if (s_token_eq(tok, w->tokens[i].token)) found = &w->tokens[i];
+    return found;
+}
+
+/* SIGHUP in secure mode: tokens.json and the keys file read again, as the
+ * server reloads its keys. A token whose key left the keys file is
+ * refused from now on; a tokens file with errors is not taken (the tokens
+ * in force stay, less those whose key left the keys file or changed its
+ * principal). An event stream whose token is no longer a manager's is
+ * closed. */
+static void s_on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    web *w = h->data;
+    if (w->stopped || !w->secure) return;
+    token *v = NULL;
+    int n = 0;
+    cJSON *keys = NULL;
+    char *err = NULL;
+    if (s_tokens_read(w, 1, &v, &n, &keys, &err) == 0) {
+        s_tokens_free(w->tokens, w->ntokens);
+        w->tokens = v;
+        w->ntokens = n;
+    } else if (!keys) {
+        hl_error("SIGHUP: %s; the HTTP bearer tokens loaded before stay in force", err);
+    } else {
+        hl_error("SIGHUP: %s; the HTTP bearer tokens loaded before stay in force, less those "
+                 "whose key left the keys file or changed",
+                 err);
+        int k = 0;
+        for (int i = 0; i < w->ntokens; i++) {
+            web_who who;
+            token *t = &w->tokens[i];
+            if (s_principal(w, keys, t->who.key, &who) == 0 && who.role == t->who.role &&
+                who.unit == t->who.unit)
+                w->tokens[k++] = *t;
+            else
+                free(t->token);
+        }
+        w->ntokens = k;
+    }
+    free(err);
+    cJSON_Delete(keys);
+    int closed = 0;
+    stream_ref *next;
+    for (stream_ref *s = w->streams; s; s = next) {
+        next = s->next;
+        const token *t = s_token_find(w, s->token);
+        if (t && (t->who.role & HL_ROLE_MANAGER)) continue;
+        hl_http_stream_close(s->s);
+        s_stream_closed(s->s, w);
+        closed++;
+    }
+    if (closed)
+        hl_info("HTTP: %d event stream%s closed: %s token is no longer a manager's", closed,
+                closed == 1 ? "" : "s", closed == 1 ? "its" : "their");
 }
 
 static int s_env_int(const char *name)
@@ -934,9 +1050,6 @@ web *web_new(uv_loop_t *loop, const hl_config *cfg, server *sv, const char *addr
     w->sv = sv;
     w->secure = secure;
     if (secure && s_load_tokens(w, err) != 0) {
-        for (int i = 0; i < w->ntokens; i++)
-            free(w->tokens[i].token);
-        free(w->tokens);
         free(w->tokens_path);
         free(w);
         return NULL;
@@ -951,9 +1064,7 @@ web *web_new(uv_loop_t *loop, const hl_config *cfg, server *sv, const char *addr
     lim.max_stream_queue = (size_t)s_env_int("HOTLINE_HTTP_STREAM_QUEUE");
     w->http = hl_http_new(loop, addr, &lim, err);
     if (!w->http) {
-        for (int i = 0; i < w->ntokens; i++)
-            free(w->tokens[i].token);
-        free(w->tokens);
+        s_tokens_free(w->tokens, w->ntokens);
         free(w->tokens_path);
         free(w);
         return NULL;
@@ -968,6 +1079,10 @@ web *web_new(uv_loop_t *loop, const hl_config *cfg, server *sv, const char *addr
     w->sigterm.data = w->sigint.data = w;
     uv_signal_start(&w->sigterm, s_on_signal, SIGTERM);
     uv_signal_start(&w->sigint, s_on_signal, SIGINT);
+    uv_signal_init(loop, &w->sighup);
+    w->sighup.data = w;
+    uv_signal_start(&w->sighup, s_on_sighup, SIGHUP);
+    uv_unref((uv_handle_t *)&w->sighup);
 
     hl_http_route(w->http, HL_HTTP_GET, "/api/info", s_api_info, w);
     hl_http_route(w->http, HL_HTTP_GET, "/api/alerts", s_api_alerts, w);
@@ -1006,9 +1121,7 @@ void web_destroy(web **wp)
     server_on_event(w->sv, NULL, NULL);
     s_stop(w);
     uv_run(w->loop, UV_RUN_NOWAIT); /* let the handles close */
-    for (int i = 0; i < w->ntokens; i++)
-        free(w->tokens[i].token);
-    free(w->tokens);
+    s_tokens_free(w->tokens, w->ntokens);
     free(w->tokens_path);
     while (w->streams) {
         stream_ref *s = w->streams;

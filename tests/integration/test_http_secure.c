@@ -2,15 +2,19 @@
  * from tokens.json beside the keys file (a manager's opens the dashboard's
  * API and its event stream, an operator's is forbidden, none or a wrong one
  * is 401), the actor a token acts as, Open311 reads open and posting
- * needing a key, a non-loopback address allowed, and a bad tokens file
- * refused at start-up. */
+ * needing a key, a non-loopback address allowed, a bad tokens file
+ * refused at start-up, and the tokens read again on SIGHUP (a removed
+ * token, or one whose key left the keys file, refused; the event stream it
+ * opened closed; a bad file not taken). */
 #include "test_dispatcher.h"
 #include "test_http.h"
 
 #include "hotline/util.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static char s_keydir[1024];
 static th_keys s_mgr;
@@ -19,6 +23,7 @@ static int s_port;
 
 #define MGR_TOKEN "manager-token-0123456789abcdef"
 #define OP_TOKEN "operator-token-0123456789abcdef"
+#define MGR2_TOKEN "manager-token-rotated-0123456789"
 
 static char *s_read_key(const char *name, const char *ext)
 {
@@ -254,12 +259,105 @@ static void test_bad_tokens_file_refused(void **state)
     s_setup(NULL);
 }
 
+static int s_status(const char *path, const char *token)
+{
+    th_resp *r = s_get(path, token);
+    int status = r->status;
+    th_resp_free(r);
+    return status;
+}
+
+/* The keys file with or without the operator's key. */
+static void s_keys_file_op(const char *saved, int with_op)
+{
+    cJSON *j = cJSON_Parse(saved);
+    char *ok = s_read_key("op", "key");
+    assert_non_null(cJSON_GetObjectItem(j, ok));
+    if (!with_op) cJSON_DeleteItemFromObject(j, ok);
+    free(ok);
+    char *out = cJSON_Print(j), path[1200];
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "%s/clients.json", s_keydir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(out, f);
+    fclose(f);
+    free(out);
+}
+
+static void test_tokens_reloaded_on_sighup(void **state)
+{
+    (void)state;
+    /* a dashboard's live stream, opened with the manager's token */
+    th_conn *s = th_conn_open(s_port);
+    th_conn_sends(s, "GET /api/stream?access_token=" MGR_TOKEN " HTTP/1.1\r\nHost: x\r\n\r\n");
+    int64_t end = th_mono_ms() + 5000;
+    while (!strstr(s->buf, "event: hello") && th_conn_fill(s, end))
+        ;
+    assert_non_null(strstr(s->buf, "event: hello"));
+
+    /* the manager's token rotated: the old one refused, the new one taken,
+     * the stream closed; the operator's untouched */
+    char *t = s_tokens_for(MGR2_TOKEN, OP_TOKEN);
+    s_keys(t);
+    free(t);
+    assert_int_equal(s_status("/api/info", MGR2_TOKEN), 401);
+    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    assert_true(TH_WAIT_UNTIL(s_status("/api/info", MGR2_TOKEN) == 200, 5000));
+    assert_int_equal(s_status("/api/info", MGR_TOKEN), 401);
+    assert_int_equal(s_status("/api/alerts", OP_TOKEN), 403);
+    assert_true(th_conn_closed(s, 5000));
+    th_conn_close(&s);
+    th_file_must(s_d.log, "1 event stream closed", 1000);
+
+    /* the operator's key leaves the keys file while tokens.json has an
+     * error (the manager's token too short): the file is not taken, the
+     * manager's token in force stays, and the operator's is refused all the
+     * same */
+    char keys_path[1200];
+    snprintf(keys_path, sizeof keys_path, "%s/clients.json", s_keydir);
+    char *saved = th_read(keys_path);
+    assert_non_null(saved);
+    s_keys_file_op(saved, 0);
+    t = s_tokens_for("short", OP_TOKEN);
+    s_keys(t);
+    free(t);
+    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    th_file_must(s_d.log, "stay in force, less those whose key left the keys file", 5000);
+    assert_int_equal(s_status("/api/info", MGR2_TOKEN), 200);
+    assert_int_equal(s_status("/api/alerts", OP_TOKEN), 401);
+
+    /* a good tokens file that still names the removed key: that token is
+     * left out with a warning, the others taken */
+    t = s_tokens_for(MGR2_TOKEN, OP_TOKEN);
+    s_keys(t);
+    free(t);
+    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    th_file_must(s_d.log, "is no longer a key of the keys file", 5000);
+    assert_int_equal(s_status("/api/info", MGR2_TOKEN), 200);
+    assert_int_equal(s_status("/api/alerts", OP_TOKEN), 401);
+
+    /* the key back: its token works again */
+    s_keys_file_op(saved, 1);
+    free(saved);
+    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    assert_true(TH_WAIT_UNTIL(s_status("/api/alerts", OP_TOKEN) == 403, 5000));
+
+    /* no tokens file at all: no token */
+    char tokens_path[1200];
+    snprintf(tokens_path, sizeof tokens_path, "%s/tokens.json", s_keydir);
+    assert_int_equal(unlink(tokens_path), 0);
+    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    assert_true(TH_WAIT_UNTIL(s_status("/api/info", MGR2_TOKEN) == 401, 5000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tokens, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_open311_in_secure_mode, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_tokens_file_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_reloaded_on_sighup, s_setup, s_teardown),
     };
     return TH_MAIN("test_http_secure", tests);
 }

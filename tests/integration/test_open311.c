@@ -1,12 +1,14 @@
 /* test_open311.c — Open311 GeoReport v2 on a real dispatcher: every
  * endpoint in JSON and XML, each answer checked against the spec's field
  * lists (every field present, with its type), the errors in the spec's
- * format, posting with and without api keys, the GET filters, and the
- * mapping of tickets (status, agency, expected time, status notes). */
+ * format, posting with and without api keys (which SIGHUP reads again),
+ * the GET filters, and the mapping of tickets (status, agency, expected
+ * time, status notes). */
 #include "test_dispatcher.h"
 #include "test_http.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 
 static th_disp s_d;
@@ -354,6 +356,40 @@ static void test_require_key(void **state)
     free(id);
 }
 
+/* A leaked key revoked without a restart: the file's api_keys changed and
+ * SIGHUP sent, the old key is refused and the new one posts. */
+static void test_api_keys_reloaded_on_sighup(void **state)
+{
+    (void)state;
+    assert_int_equal(th_disp_stop(&s_d), 0);
+    const char *was = "\"test-key\": {\"channel\": \"app\", \"name\": \"测试App\"}}, "
+                      "\"require_key\": false";
+    s_start(td_small_with("keys-hup.json", was,
+                          "\"test-key\": {\"channel\": \"app\", \"name\": \"测试App\"}}, "
+                          "\"require_key\": true"));
+    const char *form = "service_code=env.noise&lat=30.005&long=100.005&api_key=";
+    char post[200];
+    snprintf(post, sizeof post, "%stest-key", form);
+    free(s_post(post));
+    td_small_with("keys-hup.json", was,
+                  "\"new-key\": {\"channel\": \"grid\", \"name\": \"网格App\"}}, "
+                  "\"require_key\": true");
+    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    th_file_must(s_d.log, "SIGHUP: Open311: 1 api key (1 before), a key required", 5000);
+    th_resp *r = th_http_post(s_port, "/open311/v2/requests.json", post);
+    s_check_error(r, 403, 0);
+    th_resp_free(r);
+    snprintf(post, sizeof post, "%snew-key", form);
+    char *id = s_post(post);
+    char path[200];
+    snprintf(path, sizeof path, "/api/tickets/%s", id);
+    free(id);
+    cJSON *j = s_get_json(path, 200);
+    assert_string_equal(th_gets(j, "ticket.channel"), "grid");
+    assert_non_null(strstr(th_gets(j, "ticket.events.0.actor"), "网格App"));
+    cJSON_Delete(j);
+}
+
 static void test_get_requests_fields_and_mapping(void **state)
 {
     (void)state;
@@ -523,6 +559,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_get_requests_fields_and_mapping, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_get_requests_filters, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_chunked_post_and_keep_alive, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_api_keys_reloaded_on_sighup, s_setup, s_teardown),
     };
     return TH_MAIN("test_open311", tests);
 }
