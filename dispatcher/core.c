@@ -26,6 +26,7 @@ struct core {
     unsigned char *online;      /* per unit: announced online */
     unsigned char *online_save; /* at core_begin */
     int secure;                 /* CURVE: sessions belong to keys */
+    int defer;                  /* long reads become jobs for another thread (core_job) */
     hl_ms wake;                 /* the earliest next_check written in this batch */
     char err[600];
 };
@@ -46,6 +47,7 @@ typedef struct req_ctx {
     core_outq *out;
     size_t out_start;
     char note[400]; /* a note an op composes for its event */
+    core_job *job;  /* the read the reply waits for, when deferred */
 } req_ctx;
 
 /* ---- output queue ------------------------------------------------------------ */
@@ -82,6 +84,7 @@ void core_outq_free(core_outq *q)
 
 void core_reply_free(core_reply *r)
 {
+    core_job_free(r->job);
     free(r->text);
     free(r->re);
     memset(r, 0, sizeof *r);
@@ -1025,35 +1028,38 @@ static void s_add_rate(cJSON *o, const char *key, int has, double v)
         cJSON_AddNullToObject(o, key);
 }
 
-static hl_err s_op_stats(req_ctx *x)
+/* A stats request, checked: what it counts, for whichever thread does. */
+struct core_job {
+    const hl_config *cfg;
+    char *id; /* the request's */
+    hl_ms since, until, now;
+    int has_since, has_until;
+    char *unit; /* NULL: every unit */
+};
+
+/* The stats result into result; -1 when the store failed. */
+static int s_stats_result(const core_job *j, store *st, cJSON *result)
 {
-    hl_ms since = INT64_MIN, until = INT64_MAX;
-    const char *since_s = s_arg_str(x, "since"), *until_s = s_arg_str(x, "until");
-    if (since_s) hl_time_parse(since_s, &since);
-    if (until_s) hl_time_parse(until_s, &until);
-    if (since_s && until_s && until <= since)
-        return s_fail(x, HL_E_BAD_REQUEST, "until: must be later than since");
-    const char *unit = s_arg_str(x, "unit");
-    if (unit && hl_config_unit(x->cfg, unit) < 0) return s_unknown_unit(x, "unit", unit);
     stats_acc a = {0};
-    if (store_stats(x->st, since, until, x->now, s_stats_cb, &a) != STORE_OK) {
+    if (store_stats(st, j->since, j->until, j->now, s_stats_cb, &a) != STORE_OK) {
         free(a.rows);
-        return s_internal(x);
+        return -1;
     }
-    assess_weights w = {x->cfg->weights.sign_rate, x->cfg->weights.finish_rate,
-                        x->cfg->weights.satisfaction};
+    const hl_config *cfg = j->cfg;
+    assess_weights w = {cfg->weights.sign_rate, cfg->weights.finish_rate,
+                        cfg->weights.satisfaction};
     assess_rank(a.rows, a.n, &w);
     char buf[HL_TIME_LEN];
-    hl_json_add_str(x->result, "since", since_s ? hl_time_format(since, buf) : NULL);
-    hl_json_add_str(x->result, "until", until_s ? hl_time_format(until, buf) : NULL);
-    cJSON *arr = cJSON_AddArrayToObject(x->result, "units");
+    hl_json_add_str(result, "since", j->has_since ? hl_time_format(j->since, buf) : NULL);
+    hl_json_add_str(result, "until", j->has_until ? hl_time_format(j->until, buf) : NULL);
+    cJSON *arr = cJSON_AddArrayToObject(result, "units");
     for (int i = 0; i < a.n; i++) {
         const assess_row *r = &a.rows[i];
-        if (unit && strcmp(unit, r->unit) != 0) continue;
-        int u = hl_config_unit(x->cfg, r->unit);
+        if (j->unit && strcmp(j->unit, r->unit) != 0) continue;
+        int u = hl_config_unit(cfg, r->unit);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "unit", r->unit);
-        hl_json_add_str(o, "name", u >= 0 ? x->cfg->units[u].name : NULL);
+        hl_json_add_str(o, "name", u >= 0 ? cfg->units[u].name : NULL);
         const char *keys[] = {"assigned", "signed_on_time", "finished_on_time", "overdue",
                               "returned", "reopened",       "callbacks",        "satisfied",
                               "basic",    "unsatisfied",    "yellow",           "red"};
@@ -1073,7 +1079,62 @@ static hl_err s_op_stats(req_ctx *x)
         cJSON_AddItemToArray(arr, o);
     }
     free(a.rows);
-    return HL_OK;
+    return 0;
+}
+
+/* Over a long range the count reads every dispatch in it (a year of a
+ * city's: seconds). With deferral on, the loop only checks the request and
+ * the count runs on another thread, on its own connection to the last
+ * committed state (core_job_run): the loop goes on answering meanwhile. */
+static hl_err s_op_stats(req_ctx *x)
+{
+    core_job j = {x->cfg, NULL, INT64_MIN, INT64_MAX, x->now, 0, 0, NULL};
+    const char *since_s = s_arg_str(x, "since"), *until_s = s_arg_str(x, "until");
+    j.has_since = since_s && hl_time_parse(since_s, &j.since) == 0;
+    j.has_until = until_s && hl_time_parse(until_s, &j.until) == 0;
+    if (since_s && until_s && j.until <= j.since)
+        return s_fail(x, HL_E_BAD_REQUEST, "until: must be later than since");
+    const char *unit = s_arg_str(x, "unit");
+    if (unit && hl_config_unit(x->cfg, unit) < 0) return s_unknown_unit(x, "unit", unit);
+    if (x->c->defer) {
+        x->job = hl_malloc(sizeof *x->job);
+        *x->job = j;
+        x->job->id = hl_strdup(x->req->id);
+        x->job->unit = unit ? hl_strdup(unit) : NULL;
+        return HL_OK;
+    }
+    j.unit = (char *)unit;
+    return s_stats_result(&j, x->st, x->result) == 0 ? HL_OK : s_internal(x);
+}
+
+void core_set_defer(core *c, int on)
+{
+    c->defer = on;
+}
+
+char *core_job_run(const core_job *j, store *reader)
+{
+    cJSON *result = cJSON_CreateObject();
+    char *text;
+    if (s_stats_result(j, reader, result) == 0) {
+        char *r = hl_json_print(result);
+        text = hl_reply_ok_text(j->id, r);
+        free(r);
+    } else {
+        char msg[700];
+        snprintf(msg, sizeof msg, "the database could not be read: %s", store_errmsg(reader));
+        text = hl_reply_error(j->id, HL_E_INTERNAL, msg);
+    }
+    cJSON_Delete(result);
+    return text;
+}
+
+void core_job_free(core_job *j)
+{
+    if (!j) return;
+    free(j->id);
+    free(j->unit);
+    free(j);
 }
 
 /* ---- create
@@ -1789,7 +1850,9 @@ void core_handle_as(core *c, const void *peer, size_t peerlen, const core_princi
     if (e == HL_OK) {
         store_unmark(c->st);
         rep->changed = req.spec->mutates && !replayed;
-        if (!replayed) rep->text = hl_reply_ok_text(req.id, result_text);
+        rep->job = x.job; /* its reply comes from core_job_run */
+        x.job = NULL;
+        if (!replayed && !rep->job) rep->text = hl_reply_ok_text(req.id, result_text);
         free(result_text);
     } else {
         free(result_text);
@@ -1800,7 +1863,8 @@ void core_handle_as(core *c, const void *peer, size_t peerlen, const core_princi
     }
 done:
     if (x.s && x.s->role) s_heard(&x);
-    if (!rep->text) rep->text = hl_reply_error(req.id, e, x.msg);
+    core_job_free(x.job);
+    if (!rep->text && !rep->job) rep->text = hl_reply_error(req.id, e, x.msg);
     cJSON_Delete(x.result);
     hl_request_free(&req);
 }

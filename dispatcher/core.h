@@ -53,11 +53,16 @@ void core_outq_init(core_outq *q);
 void core_outq_truncate(core_outq *q, size_t n);
 void core_outq_free(core_outq *q);
 
+/* A read handed to another thread (core_set_defer): its reply is
+ * core_job_run's. */
+typedef struct core_job core_job;
+
 /* The answer to one request. */
 typedef struct core_reply {
-    char *text;  /* the reply JSON; the caller frees */
-    char *re;    /* the request id, or NULL; the caller frees */
-    int changed; /* the request changed state (its reply must wait for the commit) */
+    char *text;    /* the reply JSON; the caller frees */
+    char *re;      /* the request id, or NULL; the caller frees */
+    int changed;   /* the request changed state (its reply must wait for the commit) */
+    core_job *job; /* instead of text: the reply is core_job_run(job) (the caller frees) */
 } core_reply;
 void core_reply_free(core_reply *r);
 
@@ -85,6 +90,15 @@ void core_handle(core *c, const void *peer, size_t peerlen, const void *frame, s
  * key its connection authenticated with, hello must agree with it, and a
  * session belongs to that key alone. */
 void core_set_secure(core *c, int on);
+/* With on, a stats request is checked on the loop and its count left to
+ * the caller as a job (core_reply.job), to run after the batch's commit
+ * with core_job_run on a connection of its own (store_open_reader),
+ * off the loop. Without it (the default), stats is answered in place. */
+void core_set_defer(core *c, int on);
+/* The reply text for a job (the caller frees): the count read through
+ * reader. Touches nothing else of core: any thread may run it. */
+char *core_job_run(const core_job *j, store *reader);
+void core_job_free(core_job *j);
 /* core_handle for a request whose connection authenticated as who; NULL
  * when its key is no longer admitted (removed from the keys file since the
  * handshake): the request is refused and the session forgotten. who is

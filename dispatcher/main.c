@@ -273,7 +273,7 @@ int main(int argc, char **argv)
 
     int rc = 1;
     char *err = NULL;
-    store *st = NULL;
+    store *st = NULL, *rd = NULL;
     core *cr = NULL;
     server *sv = NULL;
     web *wb = NULL;
@@ -294,6 +294,15 @@ int main(int argc, char **argv)
     core_set_secure(cr, au != NULL);
     sv = server_new(uv_default_loop(), cfg, cr, au, front, events, &err);
     if (!sv) goto out;
+    /* stats over a long range reads for seconds: on a connection of its own,
+     * off the loop */
+    char *rerr = NULL;
+    if ((rd = store_open_reader(db, &rerr)) != NULL) {
+        server_set_reader(sv, rd);
+    } else {
+        hl_warn("stats will be counted on the loop: %s", rerr);
+        free(rerr);
+    }
     if (http && !(wb = web_new(uv_default_loop(), cfg, sv, http, &err))) goto out;
     /* not a reason to keep the loop running: the server's handles are */
     reload hup = {.path = cfg->path, .st = st, .cfg = cfg};
@@ -318,6 +327,7 @@ out:
     }
     web_destroy(&wb);
     server_destroy(&sv);
+    store_close(&rd);
     auth_destroy(&au);
     core_destroy(&cr);
     store_close(&st);

@@ -17,6 +17,17 @@
 #include <time.h>
 #include <zmq.h>
 
+/* A read off the loop (core_job), waiting for its turn on the reader. */
+typedef struct job {
+    uv_work_t work;
+    server *sv;
+    core_job *job;
+    char *text; /* the reply, from the thread */
+    server_job_fn done;
+    void *arg;
+    struct job *next;
+} job;
+
 /* A request of the current batch, waiting for the commit. */
 typedef struct pending {
     char key[256];
@@ -47,6 +58,9 @@ struct server {
     /* the HTTP front ends (web.c) see every published event */
     void (*on_event)(const char *topic, const char *json, void *arg);
     void *on_event_arg;
+    /* reads off the loop: the one running, then those waiting */
+    store *reader;
+    job *job_running, *jobs_head, *jobs_tail;
 };
 
 int server_endpoint_local(const char *ep)
@@ -120,6 +134,80 @@ static void s_send_out(server *sv)
      * the one the timer waits for (a new dispatch, a sign, an extension) */
     hl_ms wake = core_wakeup(sv->core);
     if (wake && sv->armed && wake < sv->armed) s_deadline_arm_at(sv, wake);
+}
+
+/* ---- reads off the loop ------------------------------------------------------------- */
+
+static void s_job_start(server *sv);
+
+static void s_job_work(uv_work_t *w)
+{
+    job *j = w->data;
+    j->text = core_job_run(j->job, j->sv->reader);
+}
+
+static void s_job_after(uv_work_t *w, int status)
+{
+    (void)status; /* nothing cancels a job: each runs */
+    job *j = w->data;
+    server *sv = j->sv;
+    sv->job_running = NULL;
+    core_job_free(j->job);
+    j->done(j->text, j->arg);
+    free(j);
+    s_job_start(sv);
+}
+
+static void s_job_start(server *sv)
+{
+    if (sv->job_running || !sv->jobs_head) return;
+    job *j = sv->jobs_head;
+    sv->jobs_head = j->next;
+    if (!sv->jobs_head) sv->jobs_tail = NULL;
+    sv->job_running = j;
+    j->work.data = j;
+    int rc = uv_queue_work(sv->loop, &j->work, s_job_work, s_job_after);
+    if (rc != 0) { /* cannot happen with a live loop; answer in place */
+        hl_warn("cannot hand a read to the thread pool (%s): running it here", uv_strerror(rc));
+        s_job_work(&j->work);
+        s_job_after(&j->work, 0);
+    }
+}
+
+void server_set_reader(server *sv, store *reader)
+{
+    sv->reader = reader;
+    core_set_defer(sv->core, reader != NULL);
+}
+
+void server_run_job(server *sv, core_job *cj, server_job_fn done, void *arg)
+{
+    job *j = hl_calloc(1, sizeof *j);
+    j->sv = sv;
+    j->job = cj;
+    j->done = done;
+    j->arg = arg;
+    if (sv->jobs_tail)
+        sv->jobs_tail->next = j;
+    else
+        sv->jobs_head = j;
+    sv->jobs_tail = j;
+    s_job_start(sv);
+}
+
+/* A front socket request's job: the reply goes to its peer. */
+typedef struct peer_reply {
+    server *sv;
+    size_t keylen;
+    char key[256];
+} peer_reply;
+
+static void s_job_reply(char *text, void *arg)
+{
+    peer_reply *p = arg;
+    s_send_peer(p->sv, p->key, p->keylen, text, "reply");
+    free(text);
+    free(p);
 }
 
 /* ---- the batch ------------------------------------------------------------------- */
@@ -214,7 +302,7 @@ static void s_on_front(hl_zwatch *w, void *sock, void *arg)
         for (size_t i = 0; i < sv->npend; i++) {
             pending *p = &sv->pend[i];
             lost |= p->rep.changed;
-            if (!lost) continue;
+            if (!lost || p->rep.job) continue; /* a job reads what was committed */
             hl_reply r;
             int refused = 0;
             if (hl_reply_parse(p->rep.text, strlen(p->rep.text), &r) == 0) {
@@ -229,7 +317,16 @@ static void s_on_front(hl_zwatch *w, void *sock, void *arg)
     }
     for (size_t i = 0; i < sv->npend; i++) {
         pending *p = &sv->pend[i];
-        s_send_peer(sv, p->key, p->keylen, p->rep.text, "reply");
+        if (p->rep.job) {
+            peer_reply *to = hl_malloc(sizeof *to);
+            to->sv = sv;
+            to->keylen = p->keylen;
+            memcpy(to->key, p->key, p->keylen);
+            server_run_job(sv, p->rep.job, s_job_reply, to);
+            p->rep.job = NULL;
+        } else {
+            s_send_peer(sv, p->key, p->keylen, p->rep.text, "reply");
+        }
         core_reply_free(&p->rep);
     }
     sv->npend = 0;

@@ -47,6 +47,16 @@ void server_flush(server *sv);
 void server_on_event(server *sv, void (*fn)(const char *topic, const char *json, void *arg),
                      void *arg);
 
+/* Reads that leave the loop (core_set_defer): the server runs each job
+ * with core_job_run on reader (borrowed; one job at a time, in order, on
+ * libuv's thread pool) and calls done on the loop with the reply text
+ * (done frees it). A job's reply to the front socket goes to its peer;
+ * server_run_job is for the jobs of the HTTP front ends' batches. Without
+ * a reader (the default) core answers in place and makes no job. */
+void server_set_reader(server *sv, store *reader);
+typedef void (*server_job_fn)(char *text, void *arg);
+void server_run_job(server *sv, core_job *job, server_job_fn done, void *arg);
+
 /* 1 when a ZeroMQ endpoint stays on this machine (loopback TCP, ipc,
  * inproc), which is all that is allowed without CURVE. */
 int server_endpoint_local(const char *endpoint);

@@ -547,6 +547,19 @@ static int s_migrate(store *st)
     return STORE_OK;
 }
 
+/* The assessment's counts per unit over the dispatches made in a time
+ * range (store_stats), on the loop's connection or a reader's. */
+static const char s_stats_sql[] =
+    "SELECT unit, COUNT(*),"
+    " SUM(signed_at IS NOT NULL AND signed_at <= sign_due),"
+    " SUM(resolved_at IS NOT NULL AND resolved_at <= finish_due),"
+    " SUM(ended_at IS NULL AND resolved_at IS NULL AND finish_due < :now),"
+    " SUM(end_reason IS 'returned'), SUM(reopened), SUM(callback IS NOT NULL),"
+    " SUM(callback IS 'satisfied'), SUM(callback IS 'basic'),"
+    " SUM(callback IS 'unsatisfied'), SUM(yellow), SUM(red)"
+    " FROM dispatches WHERE dispatched_at >= :since AND dispatched_at < :until"
+    " GROUP BY unit ORDER BY unit";
+
 static int s_prepare_all(store *st)
 {
     struct {
@@ -597,15 +610,7 @@ static int s_prepare_all(store *st)
                      " AND next_check <= :now ORDER BY next_check LIMIT :limit"},
         {&st->d_first, "SELECT next_check FROM dispatches WHERE next_check IS NOT NULL"
                        " ORDER BY next_check LIMIT 1"},
-        {&st->d_stats, "SELECT unit, COUNT(*),"
-                       " SUM(signed_at IS NOT NULL AND signed_at <= sign_due),"
-                       " SUM(resolved_at IS NOT NULL AND resolved_at <= finish_due),"
-                       " SUM(ended_at IS NULL AND resolved_at IS NULL AND finish_due < :now),"
-                       " SUM(end_reason IS 'returned'), SUM(reopened), SUM(callback IS NOT NULL),"
-                       " SUM(callback IS 'satisfied'), SUM(callback IS 'basic'),"
-                       " SUM(callback IS 'unsatisfied'), SUM(yellow), SUM(red)"
-                       " FROM dispatches WHERE dispatched_at >= :since AND dispatched_at < :until"
-                       " GROUP BY unit ORDER BY unit"},
+        {&st->d_stats, s_stats_sql},
         {&st->e_append, "INSERT INTO events (seq, ticket_id, time, kind, topic, actor, "
                         "from_status, to_status, unit, note, json) VALUES (:seq, :ticket, :time, "
                         ":kind, :topic, :actor, :from, :to, :unit, :note, :json)"},
@@ -701,6 +706,30 @@ store *store_open(const char *path, int synchronous, char **err)
     return st;
 fail:
     *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database");
+    store_close(&st);
+    return NULL;
+}
+
+store *store_open_reader(const char *path, char **err)
+{
+    store *st = hl_calloc(1, sizeof *st);
+    st->lockfd = -1;
+    st->path = hl_strdup(path);
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "cannot open the database %s for reading: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 5000);
+    if (s_exec(st, "PRAGMA cache_size = -8192", "setting the cache size") != STORE_OK ||
+        s_exec(st, "PRAGMA temp_store = MEMORY", "setting temp_store") != STORE_OK ||
+        s_prepare(st, &st->d_stats, s_stats_sql) != STORE_OK)
+        goto fail;
+    return st;
+fail:
+    *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database for reading");
     store_close(&st);
     return NULL;
 }

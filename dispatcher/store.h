@@ -28,6 +28,10 @@ enum { STORE_OK = 0, STORE_ERROR = -1, STORE_NONE = 1 };
  * *err (caller frees) on failure. */
 #define STORE_MEMORY ":memory:"
 store *store_open(const char *path, int synchronous, char **err);
+/* A second, read-only connection to the database a store_open made, for
+ * store_stats off the loop (one thread at a time). Takes no lock, writes
+ * nothing; store_close closes it. */
+store *store_open_reader(const char *path, char **err);
 void store_close(store **st);
 /* The last failure, for people ("disk I/O error"). */
 const char *store_errmsg(const store *st);

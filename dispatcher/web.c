@@ -24,11 +24,14 @@
 #define WEB_TOKENS_FILE "tokens.json"
 
 typedef struct call {
+    web *w;
     web_who who;
     char **frames; /* hello, then the ops */
     size_t nframes;
     web_done_fn done;
     void *arg;
+    core_reply *reps; /* after the batch: one per frame */
+    int jobs;         /* replies still being read off the loop */
     struct call *next;
 } call;
 
@@ -65,6 +68,7 @@ struct web {
     uint64_t serials;
     int secure;
     int stopped;
+    int waiting;       /* calls whose answers are being read off the loop */
     char *tokens_path; /* secure mode */
 };
 
@@ -80,6 +84,7 @@ static char *s_frame(const char *id, const char *op, cJSON *args)
 void web_call(web *w, const web_who *who, web_op *ops, size_t n, web_done_fn done, void *arg)
 {
     call *c = hl_calloc(1, sizeof *c);
+    c->w = w;
     c->who = *who;
     c->nframes = n + 1;
     c->frames = hl_calloc(n + 1, sizeof *c->frames);
@@ -109,6 +114,52 @@ static void s_call_free(call *c)
         free(c->frames[i]);
     free(c->frames);
     free(c);
+}
+
+/* Every reply of the call is in: hand them to its done. */
+static void s_call_finish(call *c)
+{
+    size_t n = c->nframes - 1;
+    cJSON **replies = hl_calloc(n ? n : 1, sizeof *replies);
+    cJSON *hello = cJSON_Parse(c->reps[0].text);
+    int hello_ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hello, "ok"));
+    for (size_t i = 0; i < n; i++) {
+        /* a refused hello answers for every op of the call */
+        const char *text = hello_ok ? c->reps[1 + i].text : c->reps[0].text;
+        replies[i] = cJSON_Parse(text ? text : "");
+        if (!replies[i]) {
+            char *e = hl_reply_error(NULL, HL_E_INTERNAL, "unreadable reply");
+            replies[i] = cJSON_Parse(e);
+            free(e);
+        }
+    }
+    cJSON_Delete(hello);
+    for (size_t i = 0; i < c->nframes; i++)
+        core_reply_free(&c->reps[i]);
+    free(c->reps);
+    c->reps = NULL;
+    c->done(replies, n, c->arg);
+    s_call_free(c);
+}
+
+static void s_close_http(web *w);
+
+typedef struct call_job {
+    call *c;
+    size_t i; /* which reply */
+} call_job;
+
+static void s_call_job_done(char *text, void *arg)
+{
+    call_job *cj = arg;
+    call *c = cj->c;
+    c->reps[cj->i].text = text;
+    free(cj);
+    if (--c->jobs > 0) return;
+    web *w = c->w;
+    s_call_finish(c);
+    /* a stop waits for these answers before it closes the listener */
+    if (--w->waiting == 0 && w->stopped) s_close_http(w);
 }
 
 /* Run every queued call in one batch: one commit, then the answers. */
@@ -160,26 +211,26 @@ static void s_run_batch(web *w)
     while (list) {
         call *c = list;
         list = c->next;
-        size_t n = c->nframes - 1;
-        cJSON **replies = hl_calloc(n ? n : 1, sizeof *replies);
-        cJSON *hello = cJSON_Parse(reps[k].text);
-        int hello_ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hello, "ok"));
-        for (size_t i = 0; i < n; i++) {
-            /* a refused hello answers for every op of the call */
-            const char *text = hello_ok ? reps[k + 1 + i].text : reps[k].text;
-            replies[i] = cJSON_Parse(text ? text : "");
-            if (!replies[i]) {
-                char *e = hl_reply_error(NULL, HL_E_INTERNAL, "unreadable reply");
-                replies[i] = cJSON_Parse(e);
-                free(e);
-            }
-        }
-        cJSON_Delete(hello);
-        for (size_t i = 0; i < c->nframes; i++)
-            core_reply_free(&reps[k + i]);
+        c->reps = hl_calloc(c->nframes, sizeof *c->reps);
+        memcpy(c->reps, reps + k, c->nframes * sizeof *c->reps);
         k += c->nframes;
-        c->done(replies, n, c->arg);
-        s_call_free(c);
+        /* a read left to another thread (stats) answers later */
+        for (size_t i = 0; i < c->nframes; i++)
+            c->jobs += c->reps[i].job != NULL;
+        if (!c->jobs) {
+            s_call_finish(c);
+            continue;
+        }
+        w->waiting++;
+        for (size_t i = 0; i < c->nframes; i++) {
+            if (!c->reps[i].job) continue;
+            call_job *cj = hl_malloc(sizeof *cj);
+            cj->c = c;
+            cj->i = i;
+            core_job *j = c->reps[i].job;
+            c->reps[i].job = NULL;
+            server_run_job(w->sv, j, s_call_job_done, cj);
+        }
     }
     free(reps);
 }
@@ -939,6 +990,12 @@ static void s_static(hl_http_req *r, void *arg)
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
 
+static void s_close_http(web *w)
+{
+    open311_destroy(&w->o311);
+    hl_http_destroy(&w->http);
+}
+
 static void s_stop(web *w)
 {
     if (w->stopped) return;
@@ -954,8 +1011,7 @@ static void s_stop(web *w)
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
     uv_close((uv_handle_t *)&w->sighup, NULL);
-    open311_destroy(&w->o311);
-    hl_http_destroy(&w->http);
+    if (!w->waiting) s_close_http(w);
 }
 
 static void s_on_signal(uv_signal_t *h, int signum)
@@ -1120,6 +1176,7 @@ void web_destroy(web **wp)
     *wp = NULL;
     server_on_event(w->sv, NULL, NULL);
     s_stop(w);
+    s_close_http(w);                /* answers still being read, if any, go unsent */
     uv_run(w->loop, UV_RUN_NOWAIT); /* let the handles close */
     s_tokens_free(w->tokens, w->ntokens);
     free(w->tokens_path);

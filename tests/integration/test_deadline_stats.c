@@ -2,10 +2,13 @@
  * three units: work on time and late, a return, reopenings, callbacks of
  * each kind, a cancellation, an overdue ticket and the flags the deadline
  * engine raised; every number of `stats` is checked against the table
- * worked out by hand below, and so are the period and unit filters. */
+ * worked out by hand below, and so are the period and unit filters. And
+ * stats over a large history is counted off the loop: the requests behind
+ * it are answered first. */
 #include "test_deadline.h"
 
 #include <math.h>
+#include <sqlite3.h>
 
 /* The expected table. Dispatches (a reopened or re-dispatched ticket is a
  * new dispatch; "quick" is sign 1 s / finish 2 s, "easy" is 4 h / 5 wd):
@@ -228,10 +231,91 @@ static void test_stats_scenario(void **state)
     dl_log_free(&l);
 }
 
+/* 300,000 dispatches of 2025 (as a city makes in a year), written into
+ * the file while the dispatcher is stopped: every other one signed on
+ * time, every third finished on time, every fifth unsatisfied. */
+#define BIG 300000
+static const char s_big_sql[] =
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)"
+    " INSERT INTO dispatches (ticket_id, unit, dispatched_at, sign_due, finish_due, signed_at,"
+    " resolved_at, ended_at, end_reason, callback)"
+    " SELECT 1000000 + i, CASE i % 3 WHEN 0 THEN 't.a.g1' WHEN 1 THEN 't.b.g1' ELSE 't.water' END,"
+    " 1735689600000 + i * 60000, 1735689600000 + i * 60000 + 3600000,"
+    " 1735689600000 + i * 60000 + 86400000,"
+    " CASE WHEN i % 2 = 0 THEN 1735689600000 + i * 60000 + 1000 END,"
+    " CASE WHEN i % 3 = 0 THEN 1735689600000 + i * 60000 + 2000 END,"
+    " 1735689600000 + i * 60000 + 3000, 'closed',"
+    " CASE WHEN i % 5 = 0 THEN 'unsatisfied' ELSE 'satisfied' END FROM n";
+
+static void test_stats_off_the_loop(void **state)
+{
+    (void)state;
+    assert_int_equal(th_disp_stop(&dl_d), 0);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(dl_d.db, &h), SQLITE_OK);
+    if (sqlite3_exec(h, s_big_sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("loading the dispatches: %s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+    char config[512], db[512];
+    snprintf(config, sizeof config, "%s", dl_d.config);
+    snprintf(db, sizeof db, "%s", dl_d.db);
+    th_disp_start(&dl_d, config, db, NULL);
+
+    /* on one connection: stats over 2025, then a ping and a list; on
+     * another, a call logged meanwhile */
+    th_client *mgr = th_client_new(dl_d.front, "manager", NULL);
+    th_client *op = th_client_new(dl_d.front, "operator", NULL);
+    const char *reqs[] = {
+        "{\"v\":1,\"id\":\"s\",\"op\":\"stats\",\"since\":\"2025-01-01T00:00:00Z\","
+        "\"until\":\"2026-01-01T00:00:00Z\"}",
+        "{\"v\":1,\"id\":\"p\",\"op\":\"ping\"}",
+        "{\"v\":1,\"id\":\"l\",\"op\":\"list\",\"limit\":1}"};
+    for (size_t i = 0; i < 3; i++)
+        th_send_raw(mgr, reqs[i], strlen(reqs[i]));
+    free(s_new(op, "easy", "C-A1", "13900000001"));
+    char order[4] = "";
+    cJSON *stats = NULL;
+    for (int i = 0; i < 3; i++) {
+        cJSON *r = th_recv_reply(mgr, th_slow(30000));
+        if (!r) fail_msg("no reply %d (got \"%s\")", i + 1, order);
+        const char *re = th_gets(r, "re");
+        assert_non_null(re);
+        strncat(order, re, 1);
+        assert_true(th_is_ok(r));
+        if (strcmp(re, "s") == 0)
+            stats = r;
+        else
+            cJSON_Delete(r);
+    }
+    /* replies on a connection keep their order, but for stats: its count
+     * came after the ping and the list it was sent before */
+    assert_string_equal(order, "pls");
+    /* and it counted every dispatch of the year */
+    assert_int_equal(cJSON_GetArraySize(th_get(stats, "units")), 3);
+    int64_t assigned = 0, signed_ = 0, finished = 0, unsatisfied = 0;
+    const cJSON *u;
+    cJSON_ArrayForEach(u, th_get(stats, "units"))
+    {
+        assigned += th_geti(u, "assigned");
+        signed_ += th_geti(u, "signed_on_time");
+        finished += th_geti(u, "finished_on_time");
+        unsatisfied += th_geti(u, "unsatisfied");
+    }
+    assert_int_equal(assigned, BIG);
+    assert_int_equal(signed_, BIG / 2);
+    assert_int_equal(finished, BIG / 3);
+    assert_int_equal(unsatisfied, BIG / 5);
+    td_assert_str(stats, "since", "2025-01-01T00:00:00.000Z");
+    cJSON_Delete(stats);
+    th_client_destroy(&op);
+    th_client_destroy(&mgr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stats_scenario, dl_setup, dl_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_off_the_loop, dl_setup, dl_teardown),
     };
     return TH_MAIN("deadline_stats", tests);
 }
