@@ -18,6 +18,8 @@ enum { CLI_OK = 0, CLI_REFUSED = 1, CLI_USAGE = 2, CLI_UNREACHABLE = 3 };
 
 #define CLI_DEFAULT_CONNECT "tcp://127.0.0.1:7450"
 #define CLI_DEFAULT_EVENTS "tcp://127.0.0.1:7451"
+/* stats waits this long per try unless --timeout says otherwise */
+#define CLI_STATS_TIMEOUT_MS 60000
 
 typedef struct cli {
     const char *connect;
@@ -28,6 +30,7 @@ typedef struct cli {
     int quiet;        /* -q: only the essential identifier(s) */
     int color;        /* ANSI colours on stdout */
     int timeout_ms;
+    int timeout_given; /* --timeout */
     int tries;
     const char *idem;   /* --idem for the (first) state-changing request */
     const char *config; /* --config, HOTLINE_CONFIG, or a default */

@@ -215,6 +215,7 @@ int main(int argc, char **argv)
     long long v;
     if (timeout && cli_int(NULL, "--timeout", timeout, 1, 3600000, &v) != 0) goto out;
     if (timeout) c.timeout_ms = (int)v;
+    c.timeout_given = timeout != NULL;
     if (retries && cli_int(NULL, "--retries", retries, 1, 100, &v) != 0) goto out;
     if (retries) c.tries = (int)v;
     if (!c.connect || !*c.connect) c.connect = CLI_DEFAULT_CONNECT;

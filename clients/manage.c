@@ -185,6 +185,11 @@ int cmd_stats(cli *c, int argc, char **argv)
         cJSON_AddStringToObject(args, keys[i], t);
     }
     if (cli_opt(&a, "unit")) cJSON_AddStringToObject(args, "unit", cli_opt(&a, "unit"));
+    /* a year of a city's dispatches takes the dispatcher seconds to count */
+    if (!c->timeout_given && c->timeout_ms < CLI_STATS_TIMEOUT_MS) {
+        c->timeout_ms = CLI_STATS_TIMEOUT_MS;
+        hl_client_set_timeout(c->client, c->timeout_ms, c->tries);
+    }
     hl_reply r;
     rc = cli_call(c, "stats", args, &r, 1);
     if (rc) return rc;

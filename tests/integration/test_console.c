@@ -750,6 +750,71 @@ static void test_retry_same_idem(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* A dispatcher that takes 4 s to count: stats waits for it (60 s per try
+ * by default, not the 3 s of the other commands) and asks once. */
+static void test_stats_waits_for_a_long_count(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    void *sock = zmq_socket(ctx, ZMQ_ROUTER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", th_free_port());
+    assert_int_equal(zmq_bind(sock, ep), 0);
+    const char *argv[] = {th_bin("hotline"), "--connect", ep,      "--role",
+                          "manager",         "--json",    "stats", NULL};
+    const char *log = th_path("stats-wait.log");
+    pid_t pid = th_spawn(log, argv);
+    int stats = 0;
+    zmq_msg_t held;
+    char held_id[80] = "";
+    int64_t due = 0, end = th_mono_ms() + 20000;
+    while (th_mono_ms() < end && !(stats && !held_id[0])) {
+        if (held_id[0] && th_mono_ms() >= due) {
+            char reply[256];
+            snprintf(reply, sizeof reply,
+                     "{\"v\":1,\"re\":\"%s\",\"ok\":true,\"since\":null,\"until\":null,"
+                     "\"units\":[]}",
+                     held_id);
+            router_reply(sock, &held, reply);
+            zmq_msg_close(&held);
+            held_id[0] = '\0';
+            continue;
+        }
+        zmq_msg_t ident;
+        cJSON *req = router_recv(sock, &ident, 50);
+        if (!req) continue;
+        const char *op = th_gets(req, "op"), *id = th_gets(req, "id");
+        if (strcmp(op, "hello") == 0) {
+            char reply[256];
+            snprintf(reply, sizeof reply,
+                     "{\"v\":1,\"re\":\"%s\",\"ok\":true,\"server\":\"fake\","
+                     "\"heartbeat_ms\":5000,\"time\":\"2026-11-27T00:00:00.000Z\"}",
+                     id);
+            router_reply(sock, &ident, reply);
+            zmq_msg_close(&ident);
+        } else {
+            assert_string_equal(op, "stats");
+            stats++;
+            /* answered 4 s later */
+            zmq_msg_init(&held);
+            zmq_msg_move(&held, &ident);
+            zmq_msg_close(&ident);
+            snprintf(held_id, sizeof held_id, "%s", id);
+            due = th_mono_ms() + 4000;
+        }
+        cJSON_Delete(req);
+    }
+    assert_int_equal(th_stop_pid(pid, 0, 10000), 0);
+    assert_int_equal(stats, 1);
+    char *text = th_read(log);
+    expect_in(text, "\"units\":[]");
+    free(text);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +826,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idem_real, setup, teardown),
         cmocka_unit_test(test_retry_same_idem),
+        cmocka_unit_test(test_stats_waits_for_a_long_count),
     };
     return TH_MAIN("console", tests);
 }
