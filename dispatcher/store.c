@@ -4,6 +4,7 @@
  * what a request means. */
 #include "store.h"
 
+#include "hotline/map.h"
 #include "hotline/util.h"
 
 #include <assert.h>
@@ -547,18 +548,20 @@ static int s_migrate(store *st)
     return STORE_OK;
 }
 
-/* The assessment's counts per unit over the dispatches made in a time
- * range (store_stats), on the loop's connection or a reader's. */
+/* What the assessment counts of each dispatch made in a time range
+ * (store_stats), on the loop's connection or a reader's. Summed per unit
+ * in store_stats, not by GROUP BY: that would sort every dispatch of the
+ * period (a year's: a hundred MB in a temporary b-tree) to make a few
+ * dozen sums. */
 static const char s_stats_sql[] =
-    "SELECT unit, COUNT(*),"
-    " SUM(signed_at IS NOT NULL AND signed_at <= sign_due),"
-    " SUM(resolved_at IS NOT NULL AND resolved_at <= finish_due),"
-    " SUM(ended_at IS NULL AND resolved_at IS NULL AND finish_due < :now),"
-    " SUM(end_reason IS 'returned'), SUM(reopened), SUM(callback IS NOT NULL),"
-    " SUM(callback IS 'satisfied'), SUM(callback IS 'basic'),"
-    " SUM(callback IS 'unsatisfied'), SUM(yellow), SUM(red)"
-    " FROM dispatches WHERE dispatched_at >= :since AND dispatched_at < :until"
-    " GROUP BY unit ORDER BY unit";
+    "SELECT unit, 1,"
+    " signed_at IS NOT NULL AND signed_at <= sign_due,"
+    " resolved_at IS NOT NULL AND resolved_at <= finish_due,"
+    " ended_at IS NULL AND resolved_at IS NULL AND finish_due < :now,"
+    " end_reason IS 'returned', reopened, callback IS NOT NULL,"
+    " callback IS 'satisfied', callback IS 'basic',"
+    " callback IS 'unsatisfied', yellow, red"
+    " FROM dispatches WHERE dispatched_at >= :since AND dispatched_at < :until";
 
 static int s_prepare_all(store *st)
 {
@@ -723,8 +726,7 @@ store *store_open_reader(const char *path, char **err)
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, 5000);
-    if (s_exec(st, "PRAGMA cache_size = -8192", "setting the cache size") != STORE_OK ||
-        s_exec(st, "PRAGMA temp_store = MEMORY", "setting temp_store") != STORE_OK ||
+    if (s_exec(st, "PRAGMA cache_size = -2048", "setting the cache size") != STORE_OK ||
         s_prepare(st, &st->d_stats, s_stats_sql) != STORE_OK)
         goto fail;
     return st;
@@ -1438,24 +1440,55 @@ int store_deadline_first(store *st, hl_ms *at)
     return ret;
 }
 
+typedef struct unit_counts {
+    char *unit;
+    store_counts n;
+} unit_counts;
+
+static int s_unit_cmp(const void *a, const void *b)
+{
+    return strcmp(((const unit_counts *)a)->unit, ((const unit_counts *)b)->unit);
+}
+
 int store_stats(store *st, hl_ms since, hl_ms until, hl_ms now, store_stats_cb cb, void *arg)
 {
     sqlite3_stmt *s = st->d_stats;
     s_bind_int(s, ":since", since);
     s_bind_int(s, ":until", until);
     s_bind_int(s, ":now", now);
+    hl_map *index = hl_map_new(); /* unit -> its place in units, plus one */
+    unit_counts *units = NULL;
+    size_t nunits = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        store_counts n;
-        int i = 1;
-        int64_t *f[] = {&n.assigned, &n.signed_on_time, &n.finished_on_time, &n.overdue,
-                        &n.returned, &n.reopened,       &n.callbacks,        &n.satisfied,
-                        &n.basic,    &n.unsatisfied,    &n.yellow,           &n.red};
-        for (size_t k = 0; k < HL_ARRAY_LEN(f); k++)
-            *f[k] = s_col_int(s, i++);
-        cb(s_col_text(s, 0), &n, arg);
+        const char *unit = s_col_text(s, 0) ? s_col_text(s, 0) : "";
+        size_t k = (size_t)(uintptr_t)hl_map_gets(index, unit);
+        if (!k) {
+            if (nunits == cap) {
+                cap = cap ? cap * 2 : 64;
+                units = hl_realloc(units, cap * sizeof *units);
+            }
+            memset(&units[nunits], 0, sizeof units[nunits]);
+            units[nunits].unit = hl_strdup(unit);
+            k = ++nunits;
+            hl_map_puts(index, units[k - 1].unit, (void *)(uintptr_t)k);
+        }
+        store_counts *n = &units[k - 1].n;
+        int64_t *f[] = {&n->assigned, &n->signed_on_time, &n->finished_on_time, &n->overdue,
+                        &n->returned, &n->reopened,       &n->callbacks,        &n->satisfied,
+                        &n->basic,    &n->unsatisfied,    &n->yellow,           &n->red};
+        for (size_t i = 0; i < HL_ARRAY_LEN(f); i++)
+            *f[i] += s_col_int(s, (int)i + 1);
     }
-    return s_rows_end(st, s, rc, "counting the dispatches");
+    int ret = s_rows_end(st, s, rc, "counting the dispatches");
+    hl_map_destroy(&index);
+    if (nunits > 1) qsort(units, nunits, sizeof *units, s_unit_cmp);
+    for (size_t i = 0; i < nunits; i++) {
+        if (ret == STORE_OK) cb(units[i].unit, &units[i].n, arg);
+        free(units[i].unit);
+    }
+    free(units);
+    return ret;
 }
 
 /* ---- events ----------------------------------------------------------------------- */
