@@ -228,31 +228,67 @@ static void s_done(agent *a, ag_item *it, const char *answer, size_t len)
     cJSON_Delete(result);
 }
 
-/* The ticket of an unsure item's action, read again (s_on_action). */
-static void s_on_confirm(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,
-                         int64_t n)
+/* An unsure item whose ticket could not be read: it goes again, and is
+ * checked again. */
+static void s_confirm_lost(agent *a, ag_item *it)
 {
-    (void)s;
-    agent *a = arg;
-    ag_item *it = s_q_find(a, n);
-    if (!it || !it->answer) return;
-    if (!rep || (!rep->ok && rep->err != HL_E_FORBIDDEN && rep->err != HL_E_NOT_FOUND)) {
-        /* not read: the action goes again, and is checked again */
-        free(it->answer);
-        it->answer = NULL;
-        if (it->inflight) a->inflight--;
-        it->inflight = 0;
-        return;
-    }
-    js_span t;
-    if (rep->ok && s_member(s_trim(text, len), "ticket", &t) == 0 && js_is_object(t))
-        s_put_span(a, t, 0, NULL);
-    else if (!rep->ok)
-        s_sync_send(a); /* no longer ours to read: the inbox tells what became of it */
+    free(it->answer);
+    it->answer = NULL;
+    if (it->inflight) a->inflight--;
+    it->inflight = 0;
+}
+
+/* An unsure item done: with the ticket read again when ticket is an
+ * object, else without it (no longer ours: the inbox tells what became of
+ * it). */
+static void s_confirm_done(agent *a, ag_item *it, js_span ticket)
+{
+    if (ticket.p)
+        s_put_span(a, ticket, 0, NULL);
+    else
+        s_sync_send(a);
     char *answer = it->answer;
     it->answer = NULL;
     s_done(a, it, answer, strlen(answer));
     free(answer);
+}
+
+/* The ping after a get refused forbidden: answered, the session stands
+ * and the ticket is no longer ours; refused, the session is gone (the
+ * dispatcher restarted) and the action goes again after the next hello. */
+static void s_on_confirm_verify(sess *s, const hl_reply *rep, void *arg, int64_t n)
+{
+    agent *a = arg;
+    ag_item *it = s_q_find(a, n);
+    if (!it || !it->answer) return;
+    if (rep && rep->ok) {
+        s_confirm_done(a, it, (js_span){0});
+        return;
+    }
+    s_confirm_lost(a, it);
+    if (rep) sess_drop(s, "the dispatcher no longer knows this session");
+}
+
+/* The ticket of an unsure item's action, read again (s_on_action). */
+static void s_on_confirm(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,
+                         int64_t n)
+{
+    agent *a = arg;
+    ag_item *it = s_q_find(a, n);
+    if (!it || !it->answer) return;
+    if (rep && rep->ok) {
+        js_span t;
+        if (s_member(s_trim(text, len), "ticket", &t) != 0 || !js_is_object(t)) t = (js_span){0};
+        s_confirm_done(a, it, t);
+    } else if (rep && rep->err == HL_E_FORBIDDEN) {
+        /* not ours any more, or no session any more: a ping tells which */
+        if (sess_request(s, "ping", NULL, NULL, s_on_confirm_verify, a, n) != 0)
+            s_confirm_lost(a, it);
+    } else if (rep && rep->err == HL_E_NOT_FOUND) {
+        s_confirm_done(a, it, (js_span){0});
+    } else {
+        s_confirm_lost(a, it);
+    }
 }
 
 static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,

@@ -203,22 +203,13 @@ static void test_lost_reply_resent_once(void **state)
     th_disp_stop(&d);
 }
 
-/* A finish whose answer was lost: the dispatcher applied it, and then the
- * hotline called the citizen back, who was unsatisfied, so the ticket came
- * back to the unit (reopened). The worker, started again, resends the
- * finish with its idem and gets the stored first result: the ticket as
- * resolved. That copy must not replace the reopened one the inbox brought,
- * or the ticket would look resolved here and nobody would sign it again.
- * An auto worker signs and finishes it a second time. */
-static void test_replayed_answer_not_stored(void **state)
+/* A finish whose answer was lost: the dispatcher applied it (the worker's
+ * outbox holds it as sent, unanswered, under idem), and then the hotline
+ * called the citizen back, who was unsatisfied, so the ticket came back
+ * to the unit (reopened). The worker is stopped; its store is wdb. */
+static tw_ticket s_lost_finish(th_disp *d, th_client *op, const char *wdb, const char *idem)
 {
-    (void)state;
-    th_disp d = {0};
-    th_disp_start(&d, tw_config(), th_path("replay.db"), NULL);
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    char wdb[512];
-    snprintf(wdb, sizeof wdb, "%s", th_path("replay-w.db"));
-    th_proc *w = tw_console(&d, "t.a", wdb);
+    th_proc *w = tw_console(d, "t.a", wdb);
     size_t pos = 0;
     th_proc_must(w, &pos, "已连接 link up", 10000);
     tw_ticket a = tw_create(op, "env.noise", "C-A2", 1);
@@ -230,8 +221,6 @@ static void test_replayed_answer_not_stored(void **state)
     th_proc_must(w, &pos, want, 10000);
     tw_quit(&w, 10000);
 
-    /* the finish, as the worker left it when it stopped: sent, unanswered */
-    const char *idem = "t.a-replay-1";
     char args[256], sql[1024];
     snprintf(args, sizeof args, "{\"ticket\":%lld,\"result\":\"已处理完毕\"}", (long long)a.id);
     snprintf(sql, sizeof sql,
@@ -242,8 +231,7 @@ static void test_replayed_answer_not_stored(void **state)
     assert_int_equal(sqlite3_open(wdb, &h), SQLITE_OK);
     assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
-    /* which the dispatcher had applied; then the callback reopens it */
-    th_client *wk = th_client_new(d.front, "worker", "t.a");
+    th_client *wk = th_client_new(d->front, "worker", "t.a");
     cJSON *r = th_ok(wk, "finish", "{\"ticket\":%lld,\"result\":\"已处理完毕\",\"idem\":\"%s\"}",
                      (long long)a.id, idem);
     cJSON_Delete(r);
@@ -251,6 +239,48 @@ static void test_replayed_answer_not_stored(void **state)
     r = th_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"unsatisfied\"}", (long long)a.id);
     td_assert_str(r, "ticket.status", "dispatched");
     cJSON_Delete(r);
+    return a;
+}
+
+/* The resent finish's state in the worker's outbox, and the worker's copy
+ * of the ticket (status, lead). */
+static void s_worker_sees(const char *wdb, const char *idem, int64_t id, const char *state,
+                          const char *status, const char *lead)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(wdb, &h), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT (SELECT state FROM outbox WHERE idem = ?1),"
+                                        " (SELECT status FROM tickets WHERE id = ?2),"
+                                        " (SELECT lead FROM tickets WHERE id = ?2)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(q, 1, idem, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, id);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), state);
+    assert_string_equal((const char *)sqlite3_column_text(q, 1), status);
+    assert_string_equal((const char *)sqlite3_column_text(q, 2), lead);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+}
+
+/* The worker, started again, resends the finish with its idem and gets
+ * the stored first result: the ticket as resolved. That copy must not
+ * replace the reopened one the inbox brought, or the ticket would look
+ * resolved here and nobody would sign it again. An auto worker signs and
+ * finishes it a second time. */
+static void test_replayed_answer_not_stored(void **state)
+{
+    (void)state;
+    th_disp d = {0};
+    th_disp_start(&d, tw_config(), th_path("replay.db"), NULL);
+    th_client *op = th_client_new(d.front, "operator", NULL);
+    char wdb[512];
+    snprintf(wdb, sizeof wdb, "%s", th_path("replay-w.db"));
+    const char *idem = "t.a-replay-1";
+    tw_ticket a = s_lost_finish(&d, op, wdb, idem);
 
     pid_t pid = tw_auto(&d, "t.a", wdb, "sign=0,finish=0,return=0,seed=1");
     int resolved = 0;
@@ -268,20 +298,42 @@ static void test_replayed_answer_not_stored(void **state)
     assert_int_equal(tw_events(g, "accepted"), 2);
     cJSON_Delete(g);
     /* the resent finish is done, and the worker's copy is the ticket's state */
-    assert_int_equal(sqlite3_open(wdb, &h), SQLITE_OK);
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT (SELECT state FROM outbox WHERE idem = ?1),"
-                                        " (SELECT status FROM tickets WHERE id = ?2)",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(q, 1, idem, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, a.id);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(q, 0), "done");
-    assert_string_equal((const char *)sqlite3_column_text(q, 1), "resolved");
-    sqlite3_finalize(q);
-    sqlite3_close(h);
+    s_worker_sees(wdb, idem, a.id, "done", "resolved", "t.a");
+    th_client_destroy(&op);
+    th_disp_stop(&d);
+}
+
+/* The same, but the hotline then gave the reopened ticket to another unit:
+ * the worker can no longer read it (forbidden, while its session stands),
+ * so the finish counts as done with nothing stored from the replay, and
+ * the inbox's copy (led elsewhere) is what the worker keeps. */
+static void test_replayed_answer_ticket_gone(void **state)
+{
+    (void)state;
+    th_disp d = {0};
+    th_disp_start(&d, tw_config(), th_path("gone.db"), NULL);
+    th_client *op = th_client_new(d.front, "operator", NULL);
+    char wdb[512];
+    snprintf(wdb, sizeof wdb, "%s", th_path("gone-w.db"));
+    const char *idem = "t.a-gone-1";
+    tw_ticket a = s_lost_finish(&d, op, wdb, idem);
+    cJSON *r = th_ok(op, "dispatch", "{\"ticket\":%lld,\"unit\":\"t.b\",\"note\":\"改派乙镇\"}",
+                     (long long)a.id);
+    cJSON_Delete(r);
+
+    th_proc *w = tw_console(&d, "t.a", wdb);
+    size_t pos = 0, p0;
+    th_proc_must(w, &pos, "已连接 link up", 10000);
+    char want[128];
+    p0 = pos;
+    snprintf(want, sizeof want, "已完成 done: finish %s", a.no);
+    th_proc_must(w, &p0, want, 10000);
+    tw_cmd(w, &pos, "待发送 pending: 0", "status");
+    tw_quit(&w, 10000);
+    s_worker_sees(wdb, idem, a.id, "done", "dispatched", "t.b");
+    cJSON *g = tw_get(op, a.id);
+    assert_int_equal(tw_events(g, "resolved"), 1);
+    cJSON_Delete(g);
     th_client_destroy(&op);
     th_disp_stop(&d);
 }
@@ -293,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_pending_survive_restart),
         cmocka_unit_test(test_lost_reply_resent_once),
         cmocka_unit_test(test_replayed_answer_not_stored),
+        cmocka_unit_test(test_replayed_answer_ticket_gone),
     };
     return TH_MAIN("worker_offline", tests);
 }
