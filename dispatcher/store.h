@@ -20,7 +20,7 @@ typedef struct store store;
 enum { STORE_OK = 0, STORE_ERROR = -1, STORE_NONE = 1 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Open (creating or migrating) the database at path, or a private
  * in-memory database when path is STORE_MEMORY (tests, fuzzing). synchronous
@@ -113,6 +113,9 @@ typedef struct store_filter {
 typedef void (*store_ticket_cb)(const ticket *t, void *arg);
 /* Tickets matching f, newest (highest id) first, at most f->limit. */
 int store_ticket_list(store *st, const store_filter *f, store_ticket_cb cb, void *arg);
+/* The query plan of the list f makes, one line per step (tests and
+ * diagnosis: which index it reads). */
+int store_list_plan(store *st, const store_filter *f, char *plan, size_t size);
 
 /* ---- dispatches (one row per assignment to a lead) -------------------- */
 
