@@ -665,11 +665,40 @@ static int s_prepare_all(store *st)
 static const char *const s_sync_sql[] = {"PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL",
                                          "PRAGMA synchronous = FULL", "PRAGMA synchronous = EXTRA"};
 
-store *store_open(const char *path, int synchronous, char **err)
+/* A store on path, not yet connected. */
+static store *s_store_new(const char *path)
 {
     store *st = hl_calloc(1, sizeof *st);
     st->lockfd = -1;
     st->path = hl_strdup(path);
+    return st;
+}
+
+/* Open st's connection with flags; for names what it is for in the error
+ * ("" or " for reading"). */
+static int s_connect(store *st, int flags, const char *for_what)
+{
+    if (sqlite3_open_v2(st->path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "cannot open the database %s%s: %s", st->path, for_what,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        return STORE_ERROR;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 5000);
+    return STORE_OK;
+}
+
+/* A store that could not be opened: *err says why, and it is closed. */
+static store *s_open_failed(store *st, char **err)
+{
+    *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database");
+    store_close(&st);
+    return NULL;
+}
+
+store *store_open(const char *path, int synchronous, char **err)
+{
+    store *st = s_store_new(path);
     /* ":memory:" is a private database for tests and fuzzing: no file to
      * lock, and no WAL (nothing outlives the process anyway) */
     int memory = strcmp(path, STORE_MEMORY) == 0;
@@ -682,15 +711,7 @@ store *store_open(const char *path, int synchronous, char **err)
         configured = 1;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     }
-    if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        snprintf(st->err, sizeof st->err, "cannot open the database %s: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, 5000);
+    if (s_connect(st, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "") != STORE_OK) goto fail;
     /* a larger lookaside (small allocations from a per-connection pool,
      * not malloc): a batch keeps hundreds of small objects alive at once */
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 1200, 1000);
@@ -718,32 +739,17 @@ store *store_open(const char *path, int synchronous, char **err)
     if (s_load_next_seq(st) != STORE_OK) goto fail;
     return st;
 fail:
-    *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database");
-    store_close(&st);
-    return NULL;
+    return s_open_failed(st, err);
 }
 
 store *store_open_reader(const char *path, char **err)
 {
-    store *st = hl_calloc(1, sizeof *st);
-    st->lockfd = -1;
-    st->path = hl_strdup(path);
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        snprintf(st->err, sizeof st->err, "cannot open the database %s for reading: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto fail;
-    }
-    sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, 5000);
-    if (s_exec(st, "PRAGMA cache_size = -2048", "setting the cache size") != STORE_OK ||
+    store *st = s_store_new(path);
+    if (s_connect(st, SQLITE_OPEN_READONLY, " for reading") != STORE_OK ||
+        s_exec(st, "PRAGMA cache_size = -2048", "setting the cache size") != STORE_OK ||
         s_prepare(st, &st->d_stats, s_stats_sql) != STORE_OK)
-        goto fail;
+        return s_open_failed(st, err);
     return st;
-fail:
-    *err = hl_sprintf("%s", st->err[0] ? st->err : "cannot open the database for reading");
-    store_close(&st);
-    return NULL;
 }
 
 /* ---- checkpoints ------------------------------------------------------------ */
