@@ -228,9 +228,10 @@ static void s_done(agent *a, ag_item *it, const char *answer, size_t len)
     cJSON_Delete(result);
 }
 
-/* An unsure item whose ticket could not be read: it goes again, and is
- * checked again. */
-static void s_confirm_lost(agent *a, ag_item *it)
+/* The item goes again, with the same idem (its answer was lost, could not
+ * be checked, or was a failure worth retrying): out of flight, and an
+ * unsure item's answer kept for checking dropped, to be checked again. */
+static void s_requeue(agent *a, ag_item *it)
 {
     free(it->answer);
     it->answer = NULL;
@@ -253,22 +254,6 @@ static void s_confirm_done(agent *a, ag_item *it, js_span ticket)
     free(answer);
 }
 
-/* The ping after a get refused forbidden: answered, the session stands
- * and the ticket is no longer ours; refused, the session is gone (the
- * dispatcher restarted) and the action goes again after the next hello. */
-static void s_on_confirm_verify(sess *s, const hl_reply *rep, void *arg, int64_t n)
-{
-    agent *a = arg;
-    ag_item *it = s_q_find(a, n);
-    if (!it || !it->answer) return;
-    if (rep && rep->ok) {
-        s_confirm_done(a, it, (js_span){0});
-        return;
-    }
-    s_confirm_lost(a, it);
-    if (rep) sess_drop(s, "the dispatcher no longer knows this session");
-}
-
 /* The ticket of an unsure item's action, read again (s_on_action). */
 static void s_on_confirm(sess *s, const hl_reply *rep, const char *text, size_t len, void *arg,
                          int64_t n)
@@ -282,12 +267,11 @@ static void s_on_confirm(sess *s, const hl_reply *rep, const char *text, size_t 
         s_confirm_done(a, it, t);
     } else if (rep && rep->err == HL_E_FORBIDDEN) {
         /* not ours any more, or no session any more: a ping tells which */
-        if (sess_request(s, "ping", NULL, NULL, s_on_confirm_verify, a, n) != 0)
-            s_confirm_lost(a, it);
+        if (sess_request(s, "ping", NULL, NULL, s_on_verify, a, n) != 0) s_requeue(a, it);
     } else if (rep && rep->err == HL_E_NOT_FOUND) {
         s_confirm_done(a, it, (js_span){0});
     } else {
-        s_confirm_lost(a, it);
+        s_requeue(a, it);
     }
 }
 
@@ -298,8 +282,7 @@ static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t l
     ag_item *it = s_q_find(a, n);
     if (!it) return;
     if (!rep) { /* the link went down first: it goes again, with the same idem */
-        if (it->inflight) a->inflight--;
-        it->inflight = 0;
+        s_requeue(a, it);
         return;
     }
     if (rep->ok && it->unsure && it->ticket > 0) {
@@ -316,8 +299,7 @@ static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t l
             free(it->answer);
             it->answer = hl_strndup(text, len);
         } else { /* cannot ask now: it goes again, and is checked again */
-            if (it->inflight) a->inflight--;
-            it->inflight = 0;
+            s_requeue(a, it);
         }
         return;
     }
@@ -338,14 +320,12 @@ static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t l
         it->refusal = hl_strdup(rep->message);
         if (sess_request(s, "ping", NULL, NULL, s_on_verify, a, n) == 0) return;
         /* cannot verify now: treat as lost, resend later */
-        if (it->inflight) a->inflight--;
-        it->inflight = 0;
+        s_requeue(a, it);
         return;
     }
     if (rep->err == HL_E_INTERNAL && it->retries < AGENT_RETRIES) {
         it->retries++;
-        if (it->inflight) a->inflight--;
-        it->inflight = 0;
+        s_requeue(a, it);
         it->retry_at = hl_mono_ms() + (int64_t)AGENT_RETRY_MS * it->retries;
         hl_warn("action %lld: the dispatcher failed (%s); trying again in %d s", (long long)n,
                 rep->message, AGENT_RETRY_MS * it->retries / 1000);
@@ -357,21 +337,27 @@ static void s_on_action(sess *s, const hl_reply *rep, const char *text, size_t l
     s_refuse(a, it, rep->code, rep->message);
 }
 
+/* The ping after a forbidden answer, to an action or to an unsure item's
+ * get: answered, the session stands and the ticket is no longer ours (the
+ * action is refused; an unsure item's action stood, and is done without
+ * its ticket); refused, the session is gone (the dispatcher restarted) and
+ * the item goes again after the next hello. */
 static void s_on_verify(sess *s, const hl_reply *rep, void *arg, int64_t n)
 {
     agent *a = arg;
     ag_item *it = s_q_find(a, n);
     if (!it) return;
-    if (rep && rep->ok) {
+    if (rep && rep->ok && it->answer) {
+        s_confirm_done(a, it, (js_span){0});
+    } else if (rep && rep->ok) {
         char *message = it->refusal;
         it->refusal = NULL;
         s_refuse(a, it, "forbidden", message ? message : "");
         free(message);
-        return;
+    } else {
+        s_requeue(a, it);
+        if (rep) sess_drop(s, "the dispatcher no longer knows this session");
     }
-    if (it->inflight) a->inflight--;
-    it->inflight = 0;
-    if (rep) sess_drop(s, "the dispatcher no longer knows this session");
 }
 
 static void s_pump(agent *a)
