@@ -685,18 +685,36 @@ static void router_reply(void *sock, zmq_msg_t *ident, const char *text)
     zmq_send(sock, text, strlen(text), 0);
 }
 
+/* A fake front socket (linger 0) bound to a free port, named in ep. */
+static void *router_bind(void *ctx, char *ep, size_t size)
+{
+    void *sock = zmq_socket(ctx, ZMQ_ROUTER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    snprintf(ep, size, "tcp://127.0.0.1:%d", th_free_port());
+    assert_int_equal(zmq_bind(sock, ep), 0);
+    return sock;
+}
+
+/* The fake front socket's answer to a hello with this id. */
+static void router_hello(void *sock, zmq_msg_t *ident, const char *id)
+{
+    char reply[256];
+    snprintf(reply, sizeof reply,
+             "{\"v\":1,\"re\":\"%s\",\"ok\":true,\"server\":\"fake\","
+             "\"heartbeat_ms\":5000,\"time\":\"2026-11-27T00:00:00.000Z\"}",
+             id);
+    router_reply(sock, ident, reply);
+}
+
 /* A fake front socket that never answers the first create: the console
  * retries on a new connection with the same id and idem. */
 static void test_retry_same_idem(void **state)
 {
     (void)state;
     void *ctx = zmq_ctx_new();
-    void *sock = zmq_socket(ctx, ZMQ_ROUTER);
-    int linger = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     char ep[64];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", th_free_port());
-    assert_int_equal(zmq_bind(sock, ep), 0);
+    void *sock = router_bind(ctx, ep, sizeof ep);
     const char *argv[] = {
         th_bin("hotline"), "--connect", ep,       "--timeout", "700", "-q", "call",
         "--category",      "env.noise", "--desc", "慢链路",    NULL};
@@ -713,11 +731,7 @@ static void test_retry_same_idem(void **state)
         char reply[1024];
         if (strcmp(op, "hello") == 0) {
             hellos++;
-            snprintf(reply, sizeof reply,
-                     "{\"v\":1,\"re\":\"%s\",\"ok\":true,\"server\":\"fake\","
-                     "\"heartbeat_ms\":5000,\"time\":\"2026-11-27T00:00:00.000Z\"}",
-                     id);
-            router_reply(sock, &ident, reply);
+            router_hello(sock, &ident, id);
         } else if (strcmp(op, "create") == 0) {
             creates++;
             const char *idem = th_gets(req, "idem");
@@ -756,12 +770,8 @@ static void test_stats_waits_for_a_long_count(void **state)
 {
     (void)state;
     void *ctx = zmq_ctx_new();
-    void *sock = zmq_socket(ctx, ZMQ_ROUTER);
-    int linger = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     char ep[64];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", th_free_port());
-    assert_int_equal(zmq_bind(sock, ep), 0);
+    void *sock = router_bind(ctx, ep, sizeof ep);
     const char *argv[] = {th_bin("hotline"), "--connect", ep,      "--role",
                           "manager",         "--json",    "stats", NULL};
     const char *log = th_path("stats-wait.log");
@@ -787,12 +797,7 @@ static void test_stats_waits_for_a_long_count(void **state)
         if (!req) continue;
         const char *op = th_gets(req, "op"), *id = th_gets(req, "id");
         if (strcmp(op, "hello") == 0) {
-            char reply[256];
-            snprintf(reply, sizeof reply,
-                     "{\"v\":1,\"re\":\"%s\",\"ok\":true,\"server\":\"fake\","
-                     "\"heartbeat_ms\":5000,\"time\":\"2026-11-27T00:00:00.000Z\"}",
-                     id);
-            router_reply(sock, &ident, reply);
+            router_hello(sock, &ident, id);
             zmq_msg_close(&ident);
         } else {
             assert_string_equal(op, "stats");
