@@ -83,12 +83,7 @@ static void s_keys(const char *tokens_json)
         memcpy(s_mgr.sec, k, 41);
         free(k);
     }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/tokens.json", s_keydir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(tokens_json, f);
-    fclose(f);
+    th_write("keys/tokens.json", tokens_json);
 }
 
 static const char *s_config(void)
@@ -161,6 +156,21 @@ static th_resp *s_get(const char *path, const char *token)
     return r;
 }
 
+/* The dashboard's event stream opened with token, once it said hello. */
+static th_conn *s_stream(const char *token)
+{
+    th_conn *c = th_conn_open(s_port);
+    char req[256];
+    snprintf(req, sizeof req, "GET /api/stream?access_token=%s HTTP/1.1\r\nHost: x\r\n\r\n", token);
+    th_conn_sends(c, req);
+    int64_t end = th_mono_ms() + 5000;
+    while (!strstr(c->buf, "event: hello") && th_conn_fill(c, end))
+        ;
+    assert_non_null(strstr(c->buf, "HTTP/1.1 200"));
+    assert_non_null(strstr(c->buf, "event: hello"));
+    return c;
+}
+
 static void test_tokens(void **state)
 {
     (void)state;
@@ -194,12 +204,7 @@ static void test_tokens(void **state)
     r = s_get("/api/stream", NULL);
     assert_int_equal(r->status, 401);
     th_resp_free(r);
-    th_conn *s = th_conn_open(s_port);
-    th_conn_sends(s, "GET /api/stream?access_token=" MGR_TOKEN " HTTP/1.1\r\nHost: x\r\n\r\n");
-    int64_t end = th_mono_ms() + 5000;
-    while (!strstr(s->buf, "event: hello") && th_conn_fill(s, end))
-        ;
-    assert_non_null(strstr(s->buf, "HTTP/1.1 200"));
+    th_conn *s = s_stream(MGR_TOKEN);
     th_conn_close(&s);
 }
 
@@ -275,34 +280,31 @@ static void s_keys_file_op(const char *saved, int with_op)
     assert_non_null(cJSON_GetObjectItem(j, ok));
     if (!with_op) cJSON_DeleteItemFromObject(j, ok);
     free(ok);
-    char *out = cJSON_Print(j), path[1200];
+    char *out = cJSON_Print(j);
     cJSON_Delete(j);
-    snprintf(path, sizeof path, "%s/clients.json", s_keydir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(out, f);
-    fclose(f);
+    th_write("keys/clients.json", out);
     free(out);
+}
+
+/* tokens.json with these two tokens, and SIGHUP. */
+static void s_hup_tokens(const char *mgr_token, const char *op_token)
+{
+    char *t = s_tokens_for(mgr_token, op_token);
+    s_keys(t);
+    free(t);
+    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
 }
 
 static void test_tokens_reloaded_on_sighup(void **state)
 {
     (void)state;
     /* a dashboard's live stream, opened with the manager's token */
-    th_conn *s = th_conn_open(s_port);
-    th_conn_sends(s, "GET /api/stream?access_token=" MGR_TOKEN " HTTP/1.1\r\nHost: x\r\n\r\n");
-    int64_t end = th_mono_ms() + 5000;
-    while (!strstr(s->buf, "event: hello") && th_conn_fill(s, end))
-        ;
-    assert_non_null(strstr(s->buf, "event: hello"));
+    th_conn *s = s_stream(MGR_TOKEN);
 
     /* the manager's token rotated: the old one refused, the new one taken,
      * the stream closed; the operator's untouched */
-    char *t = s_tokens_for(MGR2_TOKEN, OP_TOKEN);
-    s_keys(t);
-    free(t);
     assert_int_equal(s_status("/api/info", MGR2_TOKEN), 401);
-    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    s_hup_tokens(MGR2_TOKEN, OP_TOKEN);
     assert_true(TH_WAIT_UNTIL(s_status("/api/info", MGR2_TOKEN) == 200, 5000));
     assert_int_equal(s_status("/api/info", MGR_TOKEN), 401);
     assert_int_equal(s_status("/api/alerts", OP_TOKEN), 403);
@@ -314,25 +316,17 @@ static void test_tokens_reloaded_on_sighup(void **state)
      * error (the manager's token too short): the file is not taken, the
      * manager's token in force stays, and the operator's is refused all the
      * same */
-    char keys_path[1200];
-    snprintf(keys_path, sizeof keys_path, "%s/clients.json", s_keydir);
-    char *saved = th_read(keys_path);
+    char *saved = th_read(th_path("keys/clients.json"));
     assert_non_null(saved);
     s_keys_file_op(saved, 0);
-    t = s_tokens_for("short", OP_TOKEN);
-    s_keys(t);
-    free(t);
-    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    s_hup_tokens("short", OP_TOKEN);
     th_file_must(s_d.log, "stay in force, less those whose key left the keys file", 5000);
     assert_int_equal(s_status("/api/info", MGR2_TOKEN), 200);
     assert_int_equal(s_status("/api/alerts", OP_TOKEN), 401);
 
     /* a good tokens file that still names the removed key: that token is
      * left out with a warning, the others taken */
-    t = s_tokens_for(MGR2_TOKEN, OP_TOKEN);
-    s_keys(t);
-    free(t);
-    assert_int_equal(kill(s_d.pid, SIGHUP), 0);
+    s_hup_tokens(MGR2_TOKEN, OP_TOKEN);
     th_file_must(s_d.log, "is no longer a key of the keys file", 5000);
     assert_int_equal(s_status("/api/info", MGR2_TOKEN), 200);
     assert_int_equal(s_status("/api/alerts", OP_TOKEN), 401);
