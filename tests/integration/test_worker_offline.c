@@ -203,12 +203,32 @@ static void test_lost_reply_resent_once(void **state)
     th_disp_stop(&d);
 }
 
-/* A finish whose answer was lost: the dispatcher applied it (the worker's
- * outbox holds it as sent, unanswered, under idem), and then the hotline
- * called the citizen back, who was unsatisfied, so the ticket came back
- * to the unit (reopened). The worker is stopped; its store is wdb. */
-static tw_ticket s_lost_finish(th_disp *d, th_client *op, const char *wdb, const char *idem)
+/* A finish whose answer was lost, on a dispatcher of its own. */
+typedef struct lost {
+    th_disp d;
+    th_client *op; /* an operator */
+    char wdb[512]; /* the worker's store (the worker is stopped) */
+    char idem[64]; /* the finish's */
+    tw_ticket a;
+} lost;
+
+/* The dispatcher applied the finish (the worker's outbox holds it as sent,
+ * unanswered, under x->idem), and then the hotline called the citizen
+ * back, who was unsatisfied, so the ticket came back to the unit
+ * (reopened). name names the files. */
+static void s_lost_finish(lost *x, const char *name)
 {
+    char db[128];
+    snprintf(db, sizeof db, "%s.db", name);
+    memset(x, 0, sizeof *x);
+    th_disp_start(&x->d, tw_config(), th_path(db), NULL);
+    x->op = th_client_new(x->d.front, "operator", NULL);
+    snprintf(db, sizeof db, "%s-w.db", name);
+    snprintf(x->wdb, sizeof x->wdb, "%s", th_path(db));
+    snprintf(x->idem, sizeof x->idem, "t.a-%s-1", name);
+    th_disp *d = &x->d;
+    th_client *op = x->op;
+    const char *wdb = x->wdb, *idem = x->idem;
     th_proc *w = tw_console(d, "t.a", wdb);
     size_t pos = 0;
     th_proc_must(w, &pos, "已连接 link up", 10000);
@@ -239,7 +259,13 @@ static tw_ticket s_lost_finish(th_disp *d, th_client *op, const char *wdb, const
     r = th_ok(op, "callback", "{\"ticket\":%lld,\"result\":\"unsatisfied\"}", (long long)a.id);
     td_assert_str(r, "ticket.status", "dispatched");
     cJSON_Delete(r);
-    return a;
+    x->a = a;
+}
+
+static void s_lost_end(lost *x)
+{
+    th_client_destroy(&x->op);
+    th_disp_stop(&x->d);
 }
 
 /* The resent finish's state in the worker's outbox, and the worker's copy
@@ -274,15 +300,12 @@ static void s_worker_sees(const char *wdb, const char *idem, int64_t id, const c
 static void test_replayed_answer_not_stored(void **state)
 {
     (void)state;
-    th_disp d = {0};
-    th_disp_start(&d, tw_config(), th_path("replay.db"), NULL);
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    char wdb[512];
-    snprintf(wdb, sizeof wdb, "%s", th_path("replay-w.db"));
-    const char *idem = "t.a-replay-1";
-    tw_ticket a = s_lost_finish(&d, op, wdb, idem);
+    lost x;
+    s_lost_finish(&x, "replay");
+    th_client *op = x.op;
+    tw_ticket a = x.a;
 
-    pid_t pid = tw_auto(&d, "t.a", wdb, "sign=0,finish=0,return=0,seed=1");
+    pid_t pid = tw_auto(&x.d, "t.a", x.wdb, "sign=0,finish=0,return=0,seed=1");
     int resolved = 0;
     for (int64_t end = th_mono_ms() + 15000; th_mono_ms() < end && resolved < 2;) {
         cJSON *g = tw_get(op, a.id);
@@ -298,9 +321,8 @@ static void test_replayed_answer_not_stored(void **state)
     assert_int_equal(tw_events(g, "accepted"), 2);
     cJSON_Delete(g);
     /* the resent finish is done, and the worker's copy is the ticket's state */
-    s_worker_sees(wdb, idem, a.id, "done", "resolved", "t.a");
-    th_client_destroy(&op);
-    th_disp_stop(&d);
+    s_worker_sees(x.wdb, x.idem, a.id, "done", "resolved", "t.a");
+    s_lost_end(&x);
 }
 
 /* The same, but the hotline then gave the reopened ticket to another unit:
@@ -310,18 +332,15 @@ static void test_replayed_answer_not_stored(void **state)
 static void test_replayed_answer_ticket_gone(void **state)
 {
     (void)state;
-    th_disp d = {0};
-    th_disp_start(&d, tw_config(), th_path("gone.db"), NULL);
-    th_client *op = th_client_new(d.front, "operator", NULL);
-    char wdb[512];
-    snprintf(wdb, sizeof wdb, "%s", th_path("gone-w.db"));
-    const char *idem = "t.a-gone-1";
-    tw_ticket a = s_lost_finish(&d, op, wdb, idem);
+    lost x;
+    s_lost_finish(&x, "gone");
+    th_client *op = x.op;
+    tw_ticket a = x.a;
     cJSON *r = th_ok(op, "dispatch", "{\"ticket\":%lld,\"unit\":\"t.b\",\"note\":\"改派乙镇\"}",
                      (long long)a.id);
     cJSON_Delete(r);
 
-    th_proc *w = tw_console(&d, "t.a", wdb);
+    th_proc *w = tw_console(&x.d, "t.a", x.wdb);
     size_t pos = 0, p0;
     th_proc_must(w, &pos, "已连接 link up", 10000);
     char want[128];
@@ -330,12 +349,11 @@ static void test_replayed_answer_ticket_gone(void **state)
     th_proc_must(w, &p0, want, 10000);
     tw_cmd(w, &pos, "待发送 pending: 0", "status");
     tw_quit(&w, 10000);
-    s_worker_sees(wdb, idem, a.id, "done", "dispatched", "t.b");
+    s_worker_sees(x.wdb, x.idem, a.id, "done", "dispatched", "t.b");
     cJSON *g = tw_get(op, a.id);
     assert_int_equal(tw_events(g, "resolved"), 1);
     cJSON_Delete(g);
-    th_client_destroy(&op);
-    th_disp_stop(&d);
+    s_lost_end(&x);
 }
 
 int main(void)
